@@ -1,0 +1,126 @@
+"""Working time: adds a time limit to an instant over working days and hours, Chinese public
+holidays and the weekend days made working days (调休), or over natural time for 24x7 work.
+
+Limits are ISO 8601 durations. On the working calendar a day is one working day (the same
+time of day on the next working day) and hours and minutes are working hours and minutes;
+on the natural calendar they are plain clock time.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import holidays
+
+WORKING = "working"
+NATURAL = "natural"
+CALENDARS = (WORKING, NATURAL)
+
+DEFAULT_WORKING_HOURS: tuple[tuple[time, time], ...] = (
+    (time(8, 30), time(12, 0)),
+    (time(13, 30), time(17, 30)),
+)
+
+_DURATION = re.compile(
+    r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+)
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """A limit as the office states it: whole days plus a part of a day."""
+
+    days: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> TimeLimit:
+        """Read an ISO 8601 duration such as P1D, PT2H, PT30M or P2DT4H."""
+        match = _DURATION.match(text.strip()) if isinstance(text, str) else None
+        if not match or text.strip() in ("P", "PT") or text.strip().endswith("T"):
+            raise ValueError(f"not an ISO 8601 duration (e.g. P1D, PT2H, PT30M): {text!r}")
+        part = {k: int(v or 0) for k, v in match.groupdict().items()}
+        return cls(
+            days=part["weeks"] * 7 + part["days"],
+            seconds=part["hours"] * 3600 + part["minutes"] * 60 + part["seconds"],
+        )
+
+
+class BusinessCalendar:
+    def __init__(
+        self,
+        tz: str = "Asia/Shanghai",
+        working_hours: Iterable[tuple[time, time]] = DEFAULT_WORKING_HOURS,
+        extra_holidays: Iterable[date] = (),
+        extra_working_days: Iterable[date] = (),
+    ) -> None:
+        self.tz = ZoneInfo(tz)
+        self.working_hours = tuple(sorted(working_hours))
+        if not self.working_hours or any(start >= end for start, end in self.working_hours):
+            raise ValueError("working hours must be non-empty periods with start before end")
+        self._extra_holidays = set(extra_holidays)
+        self._extra_working_days = set(extra_working_days)
+        self._public_holidays = holidays.China()
+
+    # --- days -------------------------------------------------------------------------------
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self._extra_working_days:
+            return True
+        if day in self._extra_holidays:
+            return False
+        return bool(self._public_holidays.is_working_day(day))
+
+    # --- adding limits ----------------------------------------------------------------------
+
+    def add(self, start: datetime, limit: str | TimeLimit, calendar: str = WORKING) -> datetime:
+        """The instant a limit that starts at `start` runs out, in UTC."""
+        if isinstance(limit, str):
+            limit = TimeLimit.parse(limit)
+        if calendar == NATURAL:
+            return (start + timedelta(days=limit.days, seconds=limit.seconds)).astimezone(timezone.utc)
+        if calendar != WORKING:
+            raise ValueError(f"unknown calendar {calendar!r}; expected one of {CALENDARS}")
+        local = self._next_working_instant(start.astimezone(self.tz))
+        for _ in range(limit.days):
+            local = self._same_time_next_working_day(local)
+        local = self._add_working_seconds(local, limit.seconds)
+        return local.astimezone(timezone.utc)
+
+    def _at(self, day: date, clock_time: time) -> datetime:
+        return datetime.combine(day, clock_time, tzinfo=self.tz)
+
+    def _next_working_instant(self, local: datetime) -> datetime:
+        """`local` itself when it falls in working hours, else the start of the next period."""
+        day = local.date()
+        while True:
+            if self.is_working_day(day):
+                for start, end in self.working_hours:
+                    if local < self._at(day, end):
+                        return max(local, self._at(day, start))
+            day += timedelta(days=1)
+            local = self._at(day, time(0))
+
+    def _same_time_next_working_day(self, local: datetime) -> datetime:
+        day = local.date() + timedelta(days=1)
+        while not self.is_working_day(day):
+            day += timedelta(days=1)
+        return self._next_working_instant(self._at(day, local.timetz().replace(tzinfo=None)))
+
+    def _add_working_seconds(self, local: datetime, seconds: int) -> datetime:
+        remaining = timedelta(seconds=seconds)
+        while True:
+            local = self._next_working_instant(local)
+            period_end = next(
+                self._at(local.date(), end)
+                for start, end in self.working_hours
+                if self._at(local.date(), start) <= local < self._at(local.date(), end)
+            )
+            if local + remaining <= period_end:
+                return local + remaining
+            remaining -= period_end - local
+            local = period_end

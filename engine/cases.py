@@ -1,0 +1,84 @@
+"""Reading cases: one case with its open tasks and its whole timeline, and pages of cases."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .errors import InvalidField, NotFound
+from .history import case_history
+from .inbox import task_as_dict
+from .models import Case, Category, Department, Grid, ProcessVersion, Task
+
+PAGE_SIZE_MAX = 200
+
+
+class CaseQueries:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def case(self, case_id: int) -> dict[str, Any]:
+        with self._sessions() as session:
+            case = session.get(Case, case_id)
+            if case is None:
+                raise NotFound(f"case {case_id} does not exist")
+            tasks = session.scalars(select(Task).where(Task.case_id == case.id).order_by(Task.id))
+            process = session.get(ProcessVersion, case.process_version_id)
+            assert process is not None
+            return _case_summary(session, case) | {
+                "process": {"id": process.process_id, "version": process.version},
+                "tasks": [task_as_dict(t, case.case_no) for t in tasks if t.state == "open"],
+                "history": case_history(session, case.id),
+            }
+
+    def page(
+        self,
+        status: str | None = None,
+        department: str | None = None,
+        grid: str | None = None,
+        page: int = 1,
+        per_page: int = 50,
+    ) -> dict[str, Any]:
+        if page < 1:
+            raise InvalidField("page", "must be 1 or more")
+        if not 1 <= per_page <= PAGE_SIZE_MAX:
+            raise InvalidField("per_page", f"must be between 1 and {PAGE_SIZE_MAX}")
+        query = select(Case)
+        if status:
+            query = query.where(Case.status == status)
+        if department:
+            query = query.where(Case.department_code == department)
+        if grid:
+            query = query.where(Case.grid_code == grid)
+        with self._sessions() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = session.scalars(query.order_by(Case.id.desc()).limit(per_page).offset((page - 1) * per_page))
+            return {
+                "page": page,
+                "per_page": per_page,
+                "total": total,
+                "cases": [_case_summary(session, c) for c in rows],
+            }
+
+
+def _case_summary(session: Session, case: Case) -> dict[str, Any]:
+    category = session.get(Category, case.category_code)
+    grid = session.get(Grid, case.grid_code)
+    department = session.get(Department, case.department_code) if case.department_code else None
+    return {
+        "id": case.id,
+        "case_no": case.case_no,
+        "status": case.status,
+        "category": {"code": case.category_code, "name": category.name if category else None},
+        "grid": {"code": case.grid_code, "name": grid.name if grid else None, "zone": case.zone_code},
+        "department": {"code": department.code, "name": department.name} if department else None,
+        "address": case.address,
+        "description": case.description,
+        "urgency": case.urgency,
+        "channel": case.channel,
+        "created_at": case.created_at.isoformat(),
+        "updated_at": case.updated_at.isoformat(),
+        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+        "version": case.version,
+    }

@@ -1,0 +1,70 @@
+"""Who may work on a task, and each person's inbox, read from the projected Task rows only."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .errors import NotFound
+from .models import Case, Task, User
+
+
+def may_act(user: User, task: Task) -> bool:
+    """A task is a person's when its lane is one of his roles and every narrowing the diagram
+    put on it (department, zone, assignee) matches him. scope() says the same in SQL."""
+    return (
+        task.role in user.role_names
+        and (task.department_code is None or task.department_code == user.department_code)
+        and (task.zone_code is None or task.zone_code == user.zone_code)
+        and (task.assignee_id is None or task.assignee_id == user.id)
+    )
+
+
+def scope(user: User) -> ColumnElement[bool]:
+    return and_(
+        Task.role.in_(sorted(user.role_names)),
+        or_(Task.department_code.is_(None), Task.department_code == user.department_code),
+        or_(Task.zone_code.is_(None), Task.zone_code == user.zone_code),
+        or_(Task.assignee_id.is_(None), Task.assignee_id == user.id),
+    )
+
+
+def task_as_dict(task: Task, case_no: str) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "case_id": task.case_id,
+        "case_no": case_no,
+        "task": task.task,
+        "title": task.title,
+        "role": task.role,
+        "department": task.department_code,
+        "zone": task.zone_code,
+        "assignee_id": task.assignee_id,
+        "state": task.state,
+        "created_at": task.created_at.isoformat(),
+        "due_at": task.due_at.isoformat() if task.due_at else None,
+        "completed_at": task.completed_at.isoformat() if task.completed_at else None,
+        "completed_by": task.completed_by,
+    }
+
+
+class Inbox:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def tasks_for(self, user_id: int, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+        """The user's open tasks, the nearest deadline first (tasks without one last)."""
+        with self._sessions() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                raise NotFound(f"user {user_id} does not exist")
+            rows = session.execute(
+                select(Task, Case.case_no)
+                .join(Case, Case.id == Task.case_id)
+                .where(Task.state == "open", scope(user))
+                .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return [task_as_dict(task, case_no) for task, case_no in rows]

@@ -1,0 +1,220 @@
+"""The tables. Every instant is stored in UTC and comes back timezone-aware."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Naive UTC in the database (SQLite keeps no zone), aware UTC in Python."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON}
+
+
+# --- reference data: the organisation -------------------------------------------------------
+
+class Department(Base):
+    __tablename__ = "department"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    # "functional" bureaus own things (先属主); "street" offices own territory (后属地)
+    kind: Mapped[str] = mapped_column(String(16), default="functional")
+
+
+class Zone(Base):
+    __tablename__ = "zone"
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class Grid(Base):
+    __tablename__ = "grid"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    zone_code: Mapped[str] = mapped_column(ForeignKey("zone.code"), index=True)
+    territory_department_code: Mapped[str | None] = mapped_column(ForeignKey("department.code"))
+
+
+class Category(Base):
+    __tablename__ = "category"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    family: Mapped[str] = mapped_column(String(16))  # component (部件) | event (事件)
+    class_code: Mapped[str] = mapped_column(String(8))
+    class_name: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(64))
+    owner_department_code: Mapped[str | None] = mapped_column(ForeignKey("department.code"))
+    limit_class: Mapped[str] = mapped_column(String(16), default="normal")  # normal | complex | hard
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)  # natural time, 24x7
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("department.code"))
+    zone_code: Mapped[str | None] = mapped_column(ForeignKey("zone.code"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def role_names(self) -> set[str]:
+        return {r.role for r in self.roles}
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+# --- process definitions ---------------------------------------------------------------------
+
+class DefinitionFile(Base):
+    """One deployed version of one BPMN or DMN file, kept for ever."""
+
+    __tablename__ = "definition_file"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(8))  # bpmn | dmn
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = deferred(mapped_column(Text, nullable=False))
+    sha256: Mapped[str] = mapped_column(String(64))
+    deployed_by: Mapped[str] = mapped_column(String(64))
+    deployed_at: Mapped[datetime]
+
+
+class ProcessVersion(Base):
+    """One executable process as parsed from a set of file versions; cases start on one."""
+
+    __tablename__ = "process_version"
+    __table_args__ = (UniqueConstraint("process_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[str] = deferred(mapped_column(Text, nullable=False))  # serialized spec + subprocess specs
+    sha256: Mapped[str] = mapped_column(String(64))
+    files: Mapped[dict[str, Any]]  # file name -> file version it was built from
+    deployed_by: Mapped[str] = mapped_column(String(64))
+    deployed_at: Mapped[datetime]
+
+
+# --- cases and their work --------------------------------------------------------------------
+
+class Case(Base):
+    __tablename__ = "case"
+    __table_args__ = (
+        Index("ix_case_status", "status"),
+        Index("ix_case_department", "department_code"),
+        Index("ix_case_grid", "grid_code"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(32), unique=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"))
+    status: Mapped[str] = mapped_column(String(32))
+    category_code: Mapped[str] = mapped_column(ForeignKey("category.code"))
+    grid_code: Mapped[str] = mapped_column(ForeignKey("grid.code"))
+    zone_code: Mapped[str] = mapped_column(ForeignKey("zone.code"))
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("department.code"))
+    address: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str] = mapped_column(Text)
+    urgency: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    # Optimistic lock: the UPDATE matches only the version it read, so a second writer fails
+    # with a conflict instead of overwriting the first.
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CaseWorkflow(Base):
+    """The SpiffWorkflow state of one case, without its spec (kept once per ProcessVersion)."""
+
+    __tablename__ = "case_workflow"
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(Text)
+
+
+class Task(Base):
+    """A human task SpiffWorkflow made ready, projected so inboxes never load a workflow."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        Index("ix_task_open_role", "state", "role", "due_at"),
+        Index("ix_task_open_department", "state", "department_code"),
+        Index("ix_task_open_zone", "state", "zone_code"),
+        Index("ix_task_case", "case_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    task: Mapped[str] = mapped_column(String(128))  # the BPMN element id
+    title: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str | None] = mapped_column(String(32))  # the lane
+    department_code: Mapped[str | None] = mapped_column(String(16))
+    zone_code: Mapped[str | None] = mapped_column(String(8))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open | completed | cancelled
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditEvent(Base):
+    """Append-only: who did what, when, and from which status to which."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_case", "case_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    task: Mapped[str | None] = mapped_column(String(128))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CaseNumberCounter(Base):
+    __tablename__ = "case_number_counter"
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,225 @@
+"""Process definitions: every deployed BPMN and DMN file version, and the executable processes
+parsed from them. Running cases stay on the ProcessVersion they started on; new cases take the
+newest. A file that does not parse is refused whole and nothing is stored."""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.specs.defaults import UserTask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .clock import Clock
+from .errors import DefinitionError, InvalidField, NotFound
+from .forms import parse_form
+from .history import record
+from .models import DefinitionFile, ProcessVersion
+from .serialization import Specs, WorkflowCodec
+
+KINDS = {".bpmn": "bpmn", ".dmn": "dmn"}
+MAX_FILE_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Deployment:
+    files: list[DefinitionFile]  # new file versions stored
+    processes: list[ProcessVersion]  # new process versions stored
+
+
+class DefinitionRepository:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, codec: WorkflowCodec) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._codec = codec
+        self._specs: dict[int, Specs] = {}  # ProcessVersion.id -> parsed spec; versions never change
+
+    # --- deploying --------------------------------------------------------------------------
+
+    def deploy(self, uploads: Iterable[Upload], deployed_by: str) -> Deployment:
+        with self._sessions.begin() as session:
+            return self._deploy(session, list(uploads), deployed_by)
+
+    def deploy_directory(self, directory: Path, deployed_by: str) -> Deployment:
+        """Deploy the files of workflows/ that differ from what is stored (first start, upgrades)."""
+        uploads = [
+            Upload(path.name, path.read_bytes())
+            for path in sorted(directory.iterdir())
+            if path.suffix in KINDS
+        ]
+        return self.deploy(uploads, deployed_by)
+
+    def _deploy(self, session: Session, uploads: list[Upload], deployed_by: str) -> Deployment:
+        current = {f.name: f for f in self._latest_files(session)}
+        contents = {name: f.content for name, f in current.items()}
+        changed: list[tuple[str, str]] = []
+        for upload in uploads:
+            text = self._check_upload(upload)
+            if current.get(upload.name) is None or current[upload.name].sha256 != _sha(text):
+                changed.append((upload.name, text))
+            contents[upload.name] = text
+        if not changed:
+            return Deployment(files=[], processes=[])
+
+        built = self._build(contents)
+        now = self._clock.now()
+        files: list[DefinitionFile] = []
+        for name, text in changed:
+            previous = current.get(name)
+            stored = DefinitionFile(
+                name=name,
+                kind=KINDS[Path(name).suffix],
+                version=(previous.version + 1) if previous else 1,
+                content=text,
+                sha256=_sha(text),
+                deployed_by=deployed_by,
+                deployed_at=now,
+            )
+            session.add(stored)
+            files.append(stored)
+        file_versions = {f.name: f.version for f in current.values()} | {f.name: f.version for f in files}
+
+        processes: list[ProcessVersion] = []
+        for process_id, (name, spec_json) in built.items():
+            latest = self._latest_process(session, process_id)
+            if latest is not None and latest.sha256 == _sha(spec_json):
+                continue
+            version = ProcessVersion(
+                process_id=process_id,
+                name=name,
+                version=(latest.version + 1) if latest else 1,
+                spec=spec_json,
+                sha256=_sha(spec_json),
+                files=file_versions,
+                deployed_by=deployed_by,
+                deployed_at=now,
+            )
+            session.add(version)
+            processes.append(version)
+        session.flush()
+        record(
+            session,
+            at=now,
+            actor=deployed_by,
+            action="deploy",
+            detail={
+                "files": {f.name: f.version for f in files},
+                "processes": {p.process_id: p.version for p in processes},
+            },
+        )
+        return Deployment(files=files, processes=processes)
+
+    @staticmethod
+    def _check_upload(upload: Upload) -> str:
+        if Path(upload.name).suffix not in KINDS or Path(upload.name).name != upload.name:
+            raise InvalidField("file", "must be a .bpmn or .dmn file name without folders")
+        if len(upload.content) > MAX_FILE_BYTES:
+            raise InvalidField("file", f"is larger than {MAX_FILE_BYTES // 1024 // 1024} MB")
+        try:
+            return upload.content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidField("file", "must be UTF-8 text") from exc
+
+    def _build(self, contents: dict[str, str]) -> dict[str, tuple[str, str]]:
+        """Parse the whole candidate set: process id -> (name, serialized specs). Raises
+        DefinitionError with the parser's message when any file or process fails."""
+        parser = SpiffBpmnParser(validator=VALIDATOR)
+        current_file = None
+        try:
+            for name, text in sorted(contents.items()):
+                current_file = name
+                if name.endswith(".dmn"):
+                    parser.add_dmn_str(text.encode("utf-8"), filename=name)
+                else:
+                    parser.add_bpmn_str(text.encode("utf-8"), filename=name)
+            current_file = None
+            built = {}
+            for process_id in parser.get_process_ids():
+                specs = (parser.get_spec(process_id), parser.get_subprocess_specs(process_id))
+                _check_forms(specs)
+                built[process_id] = (specs[0].description or process_id, self._codec.specs_to_json(specs))
+            return built
+        except etree.XMLSyntaxError as exc:
+            raise DefinitionError(f"{current_file}: not well-formed XML: {exc}", file_name=current_file) from exc
+        except ValidationException as exc:
+            raise DefinitionError(str(exc), file_name=exc.file_name or current_file, element_id=exc.id or None) from exc
+        except SpiffWorkflowException as exc:
+            raise DefinitionError(str(exc), file_name=current_file) from exc
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def _latest_files(self, session: Session) -> list[DefinitionFile]:
+        newest = (
+            select(DefinitionFile.name, func.max(DefinitionFile.version).label("version"))
+            .group_by(DefinitionFile.name)
+            .subquery()
+        )
+        return list(
+            session.scalars(
+                select(DefinitionFile).join(
+                    newest, (DefinitionFile.name == newest.c.name) & (DefinitionFile.version == newest.c.version)
+                )
+            )
+        )
+
+    @staticmethod
+    def _latest_process(session: Session, process_id: str) -> ProcessVersion | None:
+        return session.scalars(
+            select(ProcessVersion)
+            .where(ProcessVersion.process_id == process_id)
+            .order_by(ProcessVersion.version.desc())
+            .limit(1)
+        ).first()
+
+    def latest_process(self, session: Session, process_id: str) -> ProcessVersion:
+        version = self._latest_process(session, process_id)
+        if version is None:
+            raise NotFound(f"process {process_id!r} is not deployed")
+        return version
+
+    def specs(self, session: Session, process_version_id: int) -> Specs:
+        specs = self._specs.get(process_version_id)
+        if specs is None:
+            text = session.scalar(select(ProcessVersion.spec).where(ProcessVersion.id == process_version_id))
+            if text is None:
+                raise NotFound(f"process version {process_version_id} does not exist")
+            specs = self._specs[process_version_id] = self._codec.specs_from_json(text)
+        return specs
+
+    def list_files(self) -> list[DefinitionFile]:
+        with self._sessions() as session:
+            return list(session.scalars(select(DefinitionFile).order_by(DefinitionFile.name, DefinitionFile.version)))
+
+    def list_processes(self) -> list[ProcessVersion]:
+        with self._sessions() as session:
+            return list(
+                session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version))
+            )
+
+
+def _check_forms(specs: Specs) -> None:
+    """Our own checks on top of the parser's: every user task's form reads."""
+    spec, subprocess_specs = specs
+    process_specs: list[BpmnProcessSpec] = [spec, *subprocess_specs.values()]
+    for process_spec in process_specs:
+        for task_spec in process_spec.task_specs.values():
+            if isinstance(task_spec, UserTask):
+                properties = getattr(task_spec, "extensions", {}).get("properties", {})
+                parse_form(properties.get("form"), task_spec.bpmn_id)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,291 @@
+"""Commands on cases. One command = one transaction: load the case's workflow, let
+SpiffWorkflow run, then save its state, the projected task rows and an audit event together."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import Task as SpiffTask
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+from zoneinfo import ZoneInfo
+
+from .clock import Clock
+from .errors import Conflict, Forbidden, InvalidField, NotFound, ProcessError
+from .forms import FormField, clean_submission, parse_form
+from .history import record
+from .inbox import may_act
+from .models import Case, CaseNumberCounter, CaseWorkflow, Category, Department, Grid, Task, User
+from .projection import Projection, evaluate, project, properties
+from .repository import DefinitionRepository
+from .serialization import WorkflowCodec
+
+LIFECYCLE = "case_lifecycle"
+URGENCIES = {"normal": "一般", "urgent": "紧急"}
+CHANNELS = {
+    "collector": "采集员上报",
+    "hotline": "热线（12319 / 12345）",
+    "web": "网站",
+    "wechat": "微信",
+    "media": "媒体曝光",
+    "leader": "领导交办",
+}
+FINAL_STATUSES = ("closed", "rejected", "completed")
+REPORT_TEXT_LIMITS = {"description": 2000, "address": 256}
+
+
+class CaseRuntime:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        timezone: ZoneInfo,
+        repository: DefinitionRepository,
+        codec: WorkflowCodec,
+        script_engine: PythonScriptEngine,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._tz = timezone
+        self._repository = repository
+        self._codec = codec
+        self._script_engine = script_engine
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def report_case(self, reporter_id: int, report: Any) -> int:
+        """上报: start a case on the newest lifecycle version. Returns the case id."""
+        with self._command() as session:
+            reporter = _user(session, reporter_id)
+            category, grid, fields = self._check_report(session, reporter, report)
+            now = self._clock.now()
+            process = self._repository.latest_process(session, LIFECYCLE)
+            spec, subprocess_specs = self._repository.specs(session, process.id)
+            workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self._script_engine)
+            case = Case(
+                case_no=self._next_case_no(session, now),
+                process_version_id=process.id,
+                status="reported",
+                category_code=category.code,
+                grid_code=grid.code,
+                zone_code=grid.zone_code,
+                address=fields["address"],
+                description=fields["description"],
+                urgency=fields["urgency"],
+                channel=fields["channel"],
+                reporter_id=reporter.id,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(case)
+            session.flush()
+            start = workflow.get_tasks(state=TaskState.READY)[0]
+            start.data.update(
+                case_no=case.case_no,
+                category=category.code,
+                category_name=category.name,
+                family=category.family,
+                class_code=category.class_code,
+                owner_department=category.owner_department_code,
+                limit_class=category.limit_class,
+                emergency=category.emergency,
+                grid=grid.code,
+                zone=grid.zone_code,
+                territory_department=grid.territory_department_code,
+                urgency=case.urgency,
+                channel=case.channel,
+            )
+            self._run(workflow)
+            session.add(CaseWorkflow(case_id=case.id, state=""))
+            self._save(session, case, workflow, reporter, "report", None, {"process_version": process.version})
+            return case.id
+
+    def complete_task(self, actor_id: int, task_id: int, submitted: Any) -> int:
+        """Complete a human task with the fields its form declares. Returns the case id."""
+        with self._command() as session:
+            actor = _user(session, actor_id)
+            row = session.get(Task, task_id)
+            if row is None:
+                raise NotFound(f"task {task_id} does not exist")
+            if not may_act(actor, row):
+                raise Forbidden("this task is not yours")
+            if row.state != "open":
+                raise Conflict(f"task {task_id} is already {row.state}")
+            case = session.get(Case, row.case_id)
+            assert case is not None
+            workflow = self._load(session, case)
+            spiff_task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+            if spiff_task is None or spiff_task.state != TaskState.READY:
+                raise Conflict(f"task {task_id} is no longer waiting")
+            cleaned = self._check_fields(session, spiff_task, submitted)
+            spiff_task.data.update(cleaned)
+            self._run(workflow, spiff_task)
+            row.state = "completed"
+            row.completed_at = self._clock.now()
+            row.completed_by = actor.username
+            self._save(session, case, workflow, actor, "complete", row, {"title": row.title, "fields": cleaned})
+            return case.id
+
+    # --- reads that need the workflow -------------------------------------------------------
+
+    def task_form(self, user_id: int, task_id: int) -> dict[str, Any]:
+        """The form of a task with the values the diagram prefills (e.g. the suggested department)."""
+        with self._sessions() as session:
+            user = _user(session, user_id)
+            row = session.get(Task, task_id)
+            if row is None:
+                raise NotFound(f"task {task_id} does not exist")
+            if not may_act(user, row):
+                raise Forbidden("this task is not yours")
+            case = session.get(Case, row.case_id)
+            assert case is not None
+            fields = []
+            if row.state == "open":
+                workflow = self._load(session, case)
+                spiff_task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+                for spec in _form(spiff_task).values():
+                    default = evaluate(self._script_engine, spiff_task, spec.default) if spec.default else None
+                    fields.append(spec.as_dict() | {"default": default})
+            return {"id": row.id, "case_id": row.case_id, "task": row.task, "title": row.title, "fields": fields}
+
+    # --- the transaction boundary -----------------------------------------------------------
+
+    @contextmanager
+    def _command(self) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except StaleDataError as exc:
+            raise Conflict("the case was changed by someone else at the same time; reload and try again") from exc
+
+    def _load(self, session: Session, case: Case) -> BpmnWorkflow:
+        state = session.get(CaseWorkflow, case.id)
+        assert state is not None
+        specs = self._repository.specs(session, case.process_version_id)
+        return self._codec.state_from_json(state.state, specs, self._script_engine)
+
+    @staticmethod
+    def _run(workflow: BpmnWorkflow, completed: SpiffTask | None = None) -> None:
+        try:
+            if completed is not None:
+                completed.run()
+            workflow.do_engine_steps()
+        except SpiffWorkflowException as exc:
+            raise ProcessError(str(exc)) from exc
+
+    def _save(
+        self,
+        session: Session,
+        case: Case,
+        workflow: BpmnWorkflow,
+        actor: User,
+        action: str,
+        completed: Task | None,
+        detail: dict[str, Any],
+    ) -> Projection:
+        now = self._clock.now()
+        projection = project(session, case, workflow, self._script_engine, now)
+        from_status = None if action == "report" else case.status
+        case.status = projection.status
+        case.updated_at = now
+        if projection.status in FINAL_STATUSES:
+            case.closed_at = now
+        state = session.get(CaseWorkflow, case.id)
+        assert state is not None
+        state.state = self._codec.state_to_json(workflow)
+        record(
+            session,
+            at=now,
+            actor=actor.username,
+            action=action,
+            case_id=case.id,
+            task=completed.task if completed else None,
+            from_status=from_status,
+            to_status=case.status,
+            detail=detail
+            | {
+                "opened": [
+                    {"task": t.task, "due_at": t.due_at.isoformat() if t.due_at else None} for t in projection.opened
+                ],
+                "cancelled": [t.task for t in projection.cancelled],
+            },
+        )
+        return projection
+
+    # --- input checks -----------------------------------------------------------------------
+
+    def _check_report(self, session: Session, reporter: User, report: Any) -> tuple[Category, Grid, dict[str, str]]:
+        if not isinstance(report, dict):
+            raise InvalidField("body", "must be a JSON object")
+        fields: dict[str, str] = {}
+        for name in ("category", "grid", "description", "address", "urgency", "channel"):
+            value = report.get(name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise InvalidField(name, "required")
+            if not isinstance(value, str):
+                raise InvalidField(name, "must be a string")
+            fields[name] = value.strip()
+        for name, limit in REPORT_TEXT_LIMITS.items():
+            if len(fields[name]) > limit:
+                raise InvalidField(name, f"must be at most {limit} characters")
+        if fields["urgency"] not in URGENCIES:
+            raise InvalidField("urgency", f"must be one of: {', '.join(URGENCIES)}")
+        if fields["channel"] not in CHANNELS:
+            raise InvalidField("channel", f"must be one of: {', '.join(CHANNELS)}")
+        if fields["channel"] == "collector" and "collector" not in reporter.role_names:
+            raise InvalidField("channel", "only an information collector reports through channel collector")
+        category = session.get(Category, fields["category"])
+        if category is None:
+            raise InvalidField("category", f"unknown category code {fields['category']!r}")
+        grid = session.get(Grid, fields["grid"])
+        if grid is None:
+            raise InvalidField("grid", f"unknown grid code {fields['grid']!r}")
+        return category, grid, fields
+
+    def _check_fields(self, session: Session, spiff_task: SpiffTask, submitted: Any) -> dict[str, Any]:
+        form = _form(spiff_task)
+
+        def is_required(expression: str, values: dict[str, Any]) -> bool:
+            try:
+                return bool(self._script_engine.environment.evaluate(expression, {**spiff_task.data, **values}))
+            except Exception as exc:  # a broken required_if is the diagram's fault, not the user's
+                raise ProcessError(f"{spiff_task.task_spec.bpmn_id}: required_if {expression!r}: {exc}") from exc
+
+        cleaned = clean_submission(form, submitted, is_required)
+        for name, spec in form.items():
+            if spec.type == "department" and cleaned[name] is not None and session.get(Department, cleaned[name]) is None:
+                raise InvalidField(name, f"unknown department code {cleaned[name]!r}")
+        return cleaned
+
+    def _next_case_no(self, session: Session, now: datetime) -> str:
+        """Date + sequence, e.g. 20261125-0007; the counter row makes it unique across processes."""
+        day = now.astimezone(self._tz).strftime("%Y%m%d")
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        statement = (
+            insert(CaseNumberCounter)
+            .values(day=day, last=1)
+            .on_conflict_do_update(index_elements=["day"], set_={"last": CaseNumberCounter.last + 1})
+            .returning(CaseNumberCounter.last)
+        )
+        sequence = session.execute(statement).scalar_one()
+        return f"{day}-{sequence:04d}"
+
+
+def _user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise NotFound(f"user {user_id} does not exist")
+    return user
+
+
+def _form(spiff_task: SpiffTask) -> dict[str, FormField]:
+    return parse_form(properties(spiff_task).get("form"), spiff_task.task_spec.bpmn_id)
