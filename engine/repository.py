@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -21,7 +22,7 @@ from .clock import Clock
 from .errors import DefinitionError, InvalidField, NotFound
 from .forms import parse_form
 from .history import record
-from .models import DefinitionFile, ProcessVersion
+from .models import Case, DefinitionFile, ProcessVersion
 from .serialization import Specs, WorkflowCodec
 
 KINDS = {".bpmn": "bpmn", ".dmn": "dmn"}
@@ -199,15 +200,45 @@ class DefinitionRepository:
             specs = self._specs[process_version_id] = self._codec.specs_from_json(text)
         return specs
 
-    def list_files(self) -> list[DefinitionFile]:
+    def overview(self) -> dict[str, Any]:
+        """Every stored file version and process version, with how many cases run on each."""
         with self._sessions() as session:
-            return list(session.scalars(select(DefinitionFile).order_by(DefinitionFile.name, DefinitionFile.version)))
-
-    def list_processes(self) -> list[ProcessVersion]:
-        with self._sessions() as session:
-            return list(
-                session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version))
+            running = dict(
+                session.execute(
+                    select(Case.process_version_id, func.count())
+                    .where(Case.closed_at.is_(None))
+                    .group_by(Case.process_version_id)
+                ).all()
             )
+            files = session.scalars(select(DefinitionFile).order_by(DefinitionFile.name, DefinitionFile.version))
+            processes = session.scalars(
+                select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version)
+            )
+            return {
+                "files": [
+                    {
+                        "name": f.name,
+                        "kind": f.kind,
+                        "version": f.version,
+                        "sha256": f.sha256,
+                        "deployed_by": f.deployed_by,
+                        "deployed_at": f.deployed_at.isoformat(),
+                    }
+                    for f in files
+                ],
+                "processes": [
+                    {
+                        "id": p.process_id,
+                        "name": p.name,
+                        "version": p.version,
+                        "files": p.files,
+                        "deployed_by": p.deployed_by,
+                        "deployed_at": p.deployed_at.isoformat(),
+                        "running_cases": running.get(p.id, 0),
+                    }
+                    for p in processes
+                ],
+            }
 
 
 def _check_forms(specs: Specs) -> None:

@@ -1,0 +1,57 @@
+"""The Flask application: thin blueprints over the engine's services."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from engine import Gridflow, Settings
+from engine.clock import SystemClock
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Configuration comes from the environment, then instance/config.py, then test_config."""
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("GRIDFLOW_INSTANCE")
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'gridflow.db'}",
+        TIMEZONE=os.environ.get("GRIDFLOW_TIMEZONE", "Asia/Shanghai"),
+        SECRET_KEY=os.environ.get("SECRET_KEY"),
+        API_TOKEN_MAX_AGE=12 * 3600,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        JSON_AS_ASCII=False,
+    )
+    app.config.from_pyfile("config.py", silent=True)
+    if test_config:
+        app.config.from_mapping(test_config)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    gridflow = Gridflow(
+        Settings(
+            database_url=app.config["DATABASE_URL"],
+            timezone=app.config["TIMEZONE"],
+            clock=app.config.get("CLOCK") or SystemClock(),
+        )
+    )
+    app.extensions["gridflow"] = gridflow
+
+    from . import api
+
+    app.register_blueprint(api.bp)
+    return app
+
+
+def _instance_secret(instance: Path) -> str:
+    """A secret kept beside the database, so that restarts and several processes on one machine
+    accept each other's tokens. Set SECRET_KEY when processes run on several machines."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

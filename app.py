@@ -1,0 +1,50 @@
+"""Gridflow's entry point.
+
+    python app.py init [--demo]              create or upgrade the database, deploy workflows/
+    python app.py serve [--host H] [--port P] [--demo]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engine import Gridflow
+from engine.demo import DEMO_PASSWORD
+from web import create_app
+
+
+def _init(gridflow: Gridflow, demo: bool) -> None:
+    gridflow.init(demo=demo)
+    if gridflow.directory.authenticate("admin", DEMO_PASSWORD) is not None:
+        print(
+            f"注意：本实例使用演示账号运行（所有密码均为 {DEMO_PASSWORD!r}）。"
+            f" Running with demo accounts: every password is {DEMO_PASSWORD!r}.",
+            flush=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="app.py", description="Gridflow 网格化城市管理工作流")
+    commands = parser.add_subparsers(dest="command", required=True)
+    init = commands.add_parser("init", help="create or upgrade the schema, deploy workflows/, load demo data")
+    init.add_argument("--demo", action="store_true", help="load the demo organisation and accounts")
+    serve = commands.add_parser("serve", help="serve the web UI and API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=5000)
+    serve.add_argument("--demo", action="store_true", help="load demo data first if the database has none")
+    serve.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args(argv)
+
+    app = create_app()
+    gridflow: Gridflow = app.extensions["gridflow"]
+    _init(gridflow, demo=args.demo)
+    if args.command == "serve":
+        from waitress import serve as waitress_serve
+
+        print(f"Gridflow: http://{args.host}:{args.port}/  (database: {app.config['DATABASE_URL']})", flush=True)
+        waitress_serve(app, host=args.host, port=args.port, threads=args.threads)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

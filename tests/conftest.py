@@ -1,0 +1,127 @@
+"""Fixtures: a real SQLite file per test (copied from one built once with the real migrations,
+workflows and demo data), a ManualClock, and an API helper that logs people in."""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from engine import Gridflow, Settings
+from engine.clock import ManualClock
+from web import create_app
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# A Wednesday morning, well inside working hours.
+START = datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI)
+
+
+def local(text: str) -> datetime:
+    """An instant written in Beijing time, e.g. local('2026-11-26 09:00')."""
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "gridflow.db"
+    gridflow = Gridflow(Settings(f"sqlite:///{path}", clock=ManualClock(START - timedelta(days=1))))
+    gridflow.init(demo=True)
+    gridflow.close()
+    return path
+
+
+@pytest.fixture
+def database_url(template_db: Path, tmp_path: Path) -> str:
+    path = tmp_path / "gridflow.db"
+    shutil.copy(template_db, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def app(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "CLOCK": clock,
+            "SECRET_KEY": "test",
+            "TESTING": True,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+        }
+    )
+    yield app
+    app.extensions["gridflow"].close()
+
+
+@pytest.fixture
+def gridflow(app: Flask) -> Gridflow:
+    return app.extensions["gridflow"]
+
+
+class Api:
+    """Calls the JSON API as a named demo user and checks the status of every answer."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+        self._tokens: dict[str, str] = {}
+
+    def token(self, username: str) -> str:
+        if username not in self._tokens:
+            answer = self.client.post("/api/login", json={"username": username, "password": "demo"})
+            assert answer.status_code == 200, answer.get_json()
+            self._tokens[username] = answer.get_json()["token"]
+        return self._tokens[username]
+
+    def call(self, method: str, path: str, user: str | None, expect: int = 200, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
+        answer = self.client.open(path, method=method, headers=headers, **kwargs)
+        assert answer.status_code == expect, (answer.status_code, answer.get_json())
+        return answer.get_json()
+
+    def get(self, path: str, user: str, expect: int = 200) -> Any:
+        return self.call("GET", path, user, expect)
+
+    def report(self, user: str = "operator", expect: int = 201, **fields: Any) -> Any:
+        body = {
+            "category": "SJ0502",  # 店外经营: no owner department, so the street office (属地)
+            "grid": "03-02",
+            "description": "商户在店外摆放货架，占用人行道",
+            "address": "人民路 18 号",
+            "urgency": "normal",
+            "channel": "hotline",
+        } | fields
+        return self.call("POST", "/api/cases", user, expect, json=body)
+
+    def case(self, case_id: int, user: str = "operator") -> Any:
+        return self.get(f"/api/cases/{case_id}", user)
+
+    def inbox(self, user: str) -> list[dict[str, Any]]:
+        return self.get("/api/tasks", user)
+
+    def task(self, user: str, case_id: int, task: str) -> dict[str, Any]:
+        """The one open task of this case with this BPMN id in the user's inbox."""
+        found = [t for t in self.inbox(user) if t["case_id"] == case_id and t["task"] == task]
+        assert len(found) == 1, f"{user} should have one {task} task of case {case_id}, has {found}"
+        return found[0]
+
+    def has_task(self, user: str, case_id: int, task: str | None = None) -> bool:
+        return any(t["case_id"] == case_id and task in (None, t["task"]) for t in self.inbox(user))
+
+    def complete(self, user: str, case_id: int, task: str, expect: int = 200, **fields: Any) -> Any:
+        task_id = self.task(user, case_id, task)["id"]
+        return self.call("POST", f"/api/tasks/{task_id}/complete", user, expect, json=fields)
+
+
+@pytest.fixture
+def api(app: Flask) -> Api:
+    return Api(app.test_client())

@@ -1,0 +1,222 @@
+"""The JSON API under /api. Every call but login and health needs a Bearer token."""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable, TypeVar, cast
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from werkzeug.exceptions import HTTPException
+
+from engine import Gridflow
+from engine.errors import (
+    Conflict,
+    DefinitionError,
+    Forbidden,
+    GridflowError,
+    InvalidField,
+    NotAuthenticated,
+    NotFound,
+    ProcessError,
+)
+from engine.repository import Upload
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def engine() -> Gridflow:
+    return cast(Gridflow, current_app.extensions["gridflow"])
+
+
+def _tokens() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="gridflow-api-token")
+
+
+def login_required(view: View) -> View:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            raise NotAuthenticated("missing Authorization: Bearer <token>")
+        try:
+            user_id = _tokens().loads(header[7:], max_age=current_app.config["API_TOKEN_MAX_AGE"])["uid"]
+        except SignatureExpired as exc:
+            raise NotAuthenticated("token expired; log in again") from exc
+        except BadSignature as exc:
+            raise NotAuthenticated("invalid token") from exc
+        try:
+            g.user = engine().directory.user(user_id)
+        except NotFound as exc:
+            raise NotAuthenticated("the token's user no longer exists") from exc
+        return view(*args, **kwargs)
+
+    return cast(View, wrapped)
+
+
+def json_body() -> Any:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise InvalidField("body", "must be a JSON object (Content-Type: application/json)")
+    return body
+
+
+def _int_arg(name: str, default: int) -> int:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InvalidField(name, "must be a whole number") from exc
+
+
+# --- errors: each engine error is one status with a JSON body ----------------------------------
+
+_STATUS: dict[type[GridflowError], int] = {
+    NotAuthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    InvalidField: 422,
+    DefinitionError: 422,
+    ProcessError: 500,
+}
+
+
+@bp.errorhandler(GridflowError)
+def _engine_error(error: GridflowError) -> tuple[Response, int]:
+    body: dict[str, Any] = {"error": str(error)}
+    if isinstance(error, InvalidField):
+        body = {"error": error.reason, "field": error.field}
+    elif isinstance(error, DefinitionError):
+        body |= {"file": error.file_name, "element": error.element_id}
+    elif isinstance(error, ProcessError):
+        body = {"error": f"the process definition failed: {error}"}
+    return jsonify(body), _STATUS.get(type(error), 400)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> tuple[Response, int]:
+    return jsonify({"error": error.description}), error.code or 500
+
+
+# --- session ----------------------------------------------------------------------------------
+
+@bp.get("/health")
+def health() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@bp.post("/login")
+def login() -> Response:
+    body = json_body()
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not username:
+        raise InvalidField("username", "required")
+    if not isinstance(password, str) or not password:
+        raise InvalidField("password", "required")
+    user = engine().directory.authenticate(username, password)
+    if user is None:
+        raise NotAuthenticated("wrong username or password")
+    return jsonify(
+        {
+            "token": _tokens().dumps({"uid": user.id}),
+            "user": {"username": user.username, "display_name": user.display_name, "roles": sorted(user.role_names)},
+        }
+    )
+
+
+# --- reference data ---------------------------------------------------------------------------
+
+@bp.get("/categories")
+@login_required
+def categories() -> Response:
+    return jsonify(engine().directory.categories())
+
+
+@bp.get("/grids")
+@login_required
+def grids() -> Response:
+    return jsonify(engine().directory.grids())
+
+
+@bp.get("/departments")
+@login_required
+def departments() -> Response:
+    return jsonify(engine().directory.departments())
+
+
+# --- cases and tasks --------------------------------------------------------------------------
+
+@bp.post("/cases")
+@login_required
+def report_case() -> tuple[Response, int]:
+    case_id = engine().runtime.report_case(g.user.id, json_body())
+    case = engine().cases.case(case_id)
+    return jsonify({"id": case["id"], "case_no": case["case_no"], "status": case["status"]}), 201
+
+
+@bp.get("/cases/<int:case_id>")
+@login_required
+def case(case_id: int) -> Response:
+    return jsonify(engine().cases.case(case_id))
+
+
+@bp.get("/cases")
+@login_required
+def cases() -> Response:
+    return jsonify(
+        engine().cases.page(
+            status=request.args.get("status") or None,
+            department=request.args.get("department") or None,
+            grid=request.args.get("grid") or None,
+            page=_int_arg("page", 1),
+            per_page=_int_arg("per_page", 50),
+        )
+    )
+
+
+@bp.get("/tasks")
+@login_required
+def inbox() -> Response:
+    return jsonify(engine().inbox.tasks_for(g.user.id, limit=_int_arg("limit", 200), offset=_int_arg("offset", 0)))
+
+
+@bp.get("/tasks/<int:task_id>")
+@login_required
+def task(task_id: int) -> Response:
+    return jsonify(engine().runtime.task_form(g.user.id, task_id))
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+@login_required
+def complete_task(task_id: int) -> Response:
+    case_id = engine().runtime.complete_task(g.user.id, task_id, json_body())
+    return jsonify(engine().cases.case(case_id))
+
+
+# --- process definitions ----------------------------------------------------------------------
+
+@bp.get("/definitions")
+@login_required
+def definitions() -> Response:
+    return jsonify(engine().repository.overview())
+
+
+@bp.post("/definitions")
+@login_required
+def deploy() -> tuple[Response, int]:
+    if "admin" not in g.user.role_names:
+        raise Forbidden("only an administrator deploys process definitions")
+    files = request.files.getlist("file")
+    if not files:
+        raise InvalidField("file", "attach one or more .bpmn or .dmn files as multipart field 'file'")
+    deployment = engine().repository.deploy(
+        [Upload(f.filename or "", f.read()) for f in files], deployed_by=g.user.username
+    )
+    body = {
+        "files": [{"name": f.name, "version": f.version} for f in deployment.files],
+        "processes": [{"id": p.process_id, "version": p.version} for p in deployment.processes],
+    }
+    return jsonify(body), 201 if deployment.files else 200
