@@ -1,0 +1,64 @@
+"""Working-time arithmetic: weekends, public holidays, adjusted working weekends (调休), lunch,
+the end of the working day, and natural time for emergencies."""
+from __future__ import annotations
+
+from datetime import date, time
+
+import pytest
+
+from engine.calendar import BusinessCalendar, TimeLimit
+
+from .conftest import local
+
+CALENDAR = BusinessCalendar("Asia/Shanghai")
+
+
+@pytest.mark.parametrize(
+    ("start", "limit", "deadline"),
+    [
+        ("2026-11-25 09:00", "PT2H", "2026-11-25 11:00"),  # plain morning
+        ("2026-11-25 11:00", "PT2H", "2026-11-25 14:30"),  # across lunch (12:00-13:30)
+        ("2026-11-25 12:30", "PT1H", "2026-11-25 14:30"),  # reported at lunch: the clock starts at 13:30
+        ("2026-11-25 17:00", "PT1H", "2026-11-26 09:00"),  # across the end of the working day
+        ("2026-11-25 19:00", "PT30M", "2026-11-26 09:00"),  # reported in the evening
+        ("2026-11-27 16:00", "PT2H", "2026-11-30 09:00"),  # Friday afternoon, over the weekend
+        ("2026-11-28 10:00", "P1D", "2026-12-01 08:30"),  # reported on Saturday
+        ("2026-11-25 10:00", "P1D", "2026-11-26 10:00"),  # one working day
+        ("2026-11-25 10:00", "P3D", "2026-11-30 10:00"),  # three working days over a weekend
+        ("2026-09-30 10:00", "P1D", "2026-10-08 10:00"),  # over National Day 2026 (10-01 to 10-07)
+        ("2026-09-18 16:00", "P1D", "2026-09-20 16:00"),  # Sunday 2026-09-20 is a working day (调休)
+        ("2026-10-09 16:00", "PT2H", "2026-10-10 09:00"),  # so is Saturday 2026-10-10
+        ("2026-02-13 10:00", "P1D", "2026-02-14 10:00"),  # Saturday 2026-02-14 before Spring Festival
+    ],
+)
+def test_working_time(start: str, limit: str, deadline: str) -> None:
+    assert CALENDAR.add(local(start), limit) == local(deadline)
+
+
+def test_natural_time_counts_nights_weekends_and_holidays() -> None:
+    assert CALENDAR.add(local("2026-10-01 23:30"), "PT2H", "natural") == local("2026-10-02 01:30")
+    assert CALENDAR.add(local("2026-11-28 10:00"), "P1D", "natural") == local("2026-11-29 10:00")
+
+
+def test_extra_holidays_and_working_days_override_the_package() -> None:
+    calendar = BusinessCalendar(
+        "Asia/Shanghai", extra_holidays=[date(2026, 11, 26)], extra_working_days=[date(2026, 11, 28)]
+    )
+    assert calendar.add(local("2026-11-25 10:00"), "P1D") == local("2026-11-27 10:00")
+    assert calendar.add(local("2026-11-27 10:00"), "P1D") == local("2026-11-28 10:00")
+
+
+def test_working_hours_are_configurable() -> None:
+    calendar = BusinessCalendar("Asia/Shanghai", working_hours=[(time(9, 0), time(17, 0))])
+    assert calendar.add(local("2026-11-25 16:00"), "PT2H") == local("2026-11-26 10:00")
+
+
+@pytest.mark.parametrize("text", ["", "P", "PT", "2D", "P1.5D", "PT2X", "1 day"])
+def test_bad_durations_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="ISO 8601"):
+        TimeLimit.parse(text)
+
+
+def test_unknown_calendar_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown calendar"):
+        CALENDAR.add(local("2026-11-25 10:00"), "PT1H", "lunar")
