@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -82,14 +82,14 @@ class BusinessCalendar:
         if isinstance(limit, str):
             limit = TimeLimit.parse(limit)
         if calendar == NATURAL:
-            return (start + timedelta(days=limit.days, seconds=limit.seconds)).astimezone(timezone.utc)
+            return (start + timedelta(days=limit.days, seconds=limit.seconds)).astimezone(UTC)
         if calendar != WORKING:
             raise ValueError(f"unknown calendar {calendar!r}; expected one of {CALENDARS}")
         local = self._next_working_instant(start.astimezone(self.tz))
         for _ in range(limit.days):
             local = self._same_time_next_working_day(local)
         local = self._add_working_seconds(local, limit.seconds)
-        return local.astimezone(timezone.utc)
+        return local.astimezone(UTC)
 
     def _at(self, day: date, clock_time: time) -> datetime:
         return datetime.combine(day, clock_time, tzinfo=self.tz)

@@ -1,7 +1,7 @@
 """The one source of "now". Tests move a ManualClock instead of sleeping."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -13,7 +13,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class ManualClock:
@@ -22,7 +22,7 @@ class ManualClock:
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("ManualClock needs a timezone-aware start instant")
-        self._now = start.astimezone(timezone.utc)
+        self._now = start.astimezone(UTC)
 
     def now(self) -> datetime:
         return self._now
@@ -32,5 +32,5 @@ class ManualClock:
         return self._now
 
     def set(self, instant: datetime) -> datetime:
-        self._now = instant.astimezone(timezone.utc)
+        self._now = instant.astimezone(UTC)
         return self._now

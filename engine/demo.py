@@ -149,7 +149,8 @@ def load_demo_data(sessions: sessionmaker[Session], clock: Clock) -> None:
                     )
                 )
         for zone in STREET_OFFICES:
-            _add_user(session, f"collector{zone}", f"采集员{zone}（第{zone}网区）", password_hash, "collector", zone=zone)
+            name = f"采集员{zone}（第{zone}网区）"
+            _add_user(session, f"collector{zone}", name, password_hash, "collector", zone=zone)
         for username, (display_name, role) in STAFF.items():
             _add_user(session, username, display_name, password_hash, role)
         departments = {**FUNCTIONAL_DEPARTMENTS, **dict(STREET_OFFICES.values())}

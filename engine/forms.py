@@ -59,7 +59,7 @@ def parse_form(text: str | None, element_id: str) -> dict[str, FormField]:
         fields[name] = FormField(
             name=name,
             type=spec["type"],
-            label=spec.get("label", name),
+            label=str(spec.get("label") or name),
             required=bool(spec.get("required", False)),
             required_if=spec.get("required_if"),
             choices=spec.get("choices") or {},

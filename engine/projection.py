@@ -3,7 +3,7 @@ inbox never loads a workflow), and the case takes its status from the diagram.""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -85,7 +85,7 @@ def _task_row(case: Case, spiff_task: SpiffTask, script_engine: PythonScriptEngi
         zone_code=scoped("zone"),
         state="open",
         created_at=now,
-        due_at=datetime.fromisoformat(due).astimezone(timezone.utc) if due else None,
+        due_at=datetime.fromisoformat(due).astimezone(UTC) if due else None,
     )
 
 

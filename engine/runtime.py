@@ -7,17 +7,16 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
-from zoneinfo import ZoneInfo
 
 from .clock import Clock
 from .errors import Conflict, Forbidden, InvalidField, NotFound, ProcessError
@@ -262,8 +261,9 @@ class CaseRuntime:
 
         cleaned = clean_submission(form, submitted, is_required)
         for name, spec in form.items():
-            if spec.type == "department" and cleaned[name] is not None and session.get(Department, cleaned[name]) is None:
-                raise InvalidField(name, f"unknown department code {cleaned[name]!r}")
+            code = cleaned[name]
+            if spec.type == "department" and code is not None and session.get(Department, code) is None:
+                raise InvalidField(name, f"unknown department code {code!r}")
         return cleaned
 
     def _next_case_no(self, session: Session, now: datetime) -> str:

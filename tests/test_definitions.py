@@ -33,7 +33,8 @@ def with_archive_step(bpmn: str) -> str:
         <spiffworkflow:properties>
           <spiffworkflow:property name="title" value="案卷归档" />
           <spiffworkflow:property name="status" value="archiving" />
-          <spiffworkflow:property name="form" value='{"shelf": {"type": "text", "label": "卷宗位置", "required": true}}' />
+          <spiffworkflow:property name="form"
+            value='{"shelf": {"type": "text", "label": "卷宗位置", "required": true}}' />
         </spiffworkflow:properties>
       </bpmn:extensionElements>
       <bpmn:incoming>f_closed</bpmn:incoming>
@@ -46,7 +47,10 @@ def with_archive_step(bpmn: str) -> str:
         "<bpmn:flowNodeRef>end_closed</bpmn:flowNodeRef>",
         "<bpmn:flowNodeRef>end_closed</bpmn:flowNodeRef>\n        <bpmn:flowNodeRef>archive</bpmn:flowNodeRef>",
     )
-    changed = changed.replace("<bpmn:incoming>f_closed</bpmn:incoming>\n    </bpmn:endEvent>", "<bpmn:incoming>f_archived</bpmn:incoming>\n    </bpmn:endEvent>")
+    changed = changed.replace(
+        "<bpmn:incoming>f_closed</bpmn:incoming>\n    </bpmn:endEvent>",
+        "<bpmn:incoming>f_archived</bpmn:incoming>\n    </bpmn:endEvent>",
+    )
     assert changed.count("archive") > 4
     return changed
 
