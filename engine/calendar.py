@@ -37,6 +37,10 @@ class TimeLimit:
     days: int
     seconds: int
 
+    def magnitude(self) -> int:
+        """Seconds on a 24-hour day: only for comparing two limits, never for deadlines."""
+        return self.days * 86400 + self.seconds
+
     @classmethod
     def parse(cls, text: str) -> TimeLimit:
         """Read an ISO 8601 duration such as P1D, PT2H, PT30M or P2DT4H."""

@@ -3,25 +3,46 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
-from .errors import InvalidField, NotFound
+from .errors import Forbidden, InvalidField, NotFound
 from .history import case_history
 from .inbox import task_as_dict
-from .models import Case, Category, Department, Grid, ProcessVersion, Task
+from .models import Case, Category, Department, Grid, ProcessVersion, Task, User
 
 PAGE_SIZE_MAX = 200
+# The two centres and the leaders see every case; others see what concerns them.
+OVERSEEING_ROLES = frozenset({"operator", "dispatcher", "leader", "admin"})
+
+
+def readable_by(user: User) -> ColumnElement[bool]:
+    """The cases a person may read: all for the centres and leaders; for a collector his zone's;
+    for a department handler those his department holds or was ever given; one's own reports."""
+    if user.role_names & OVERSEEING_ROLES:
+        return true()
+    concerns: list[ColumnElement[bool]] = [Case.reporter_id == user.id]
+    if "collector" in user.role_names and user.zone_code:
+        concerns.append(Case.zone_code == user.zone_code)
+    if "department" in user.role_names and user.department_code:
+        concerns.append(Case.department_code == user.department_code)
+        concerns.append(
+            exists().where(Task.case_id == Case.id, Task.department_code == user.department_code)
+        )
+    return or_(*concerns)
 
 
 class CaseQueries:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def case(self, case_id: int) -> dict[str, Any]:
+    def case(self, case_id: int, reader_id: int) -> dict[str, Any]:
         with self._sessions() as session:
-            case = session.get(Case, case_id)
+            reader = _reader(session, reader_id)
+            case = session.scalar(select(Case).where(Case.id == case_id, readable_by(reader)))
             if case is None:
+                if session.get(Case, case_id) is not None:
+                    raise Forbidden("this case is not one of yours")
                 raise NotFound(f"case {case_id} does not exist")
             tasks = session.scalars(select(Task).where(Task.case_id == case.id).order_by(Task.id))
             process = session.get(ProcessVersion, case.process_version_id)
@@ -34,6 +55,7 @@ class CaseQueries:
 
     def page(
         self,
+        reader_id: int,
         status: str | None = None,
         department: str | None = None,
         grid: str | None = None,
@@ -52,6 +74,7 @@ class CaseQueries:
         if grid:
             query = query.where(Case.grid_code == grid)
         with self._sessions() as session:
+            query = query.where(readable_by(_reader(session, reader_id)))
             total = session.scalar(select(func.count()).select_from(query.subquery()))
             rows = session.scalars(query.order_by(Case.id.desc()).limit(per_page).offset((page - 1) * per_page))
             return {
@@ -60,6 +83,13 @@ class CaseQueries:
                 "total": total,
                 "cases": [_case_summary(session, c) for c in rows],
             }
+
+
+def _reader(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} does not exist")
+    return user
 
 
 def _case_summary(session: Session, case: Case) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from .errors import DefinitionError, InvalidField
 
 FIELD_TYPES = ("boolean", "text", "choice", "department", "duration")
 TEXT_MAX = 2000
+DURATION_MAX = "P90D"
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class FormField:
     required_if: str | None = None  # an expression over the task data and the submitted fields
     choices: dict[str, str] = field(default_factory=dict)  # value -> Chinese label
     default: str | None = None  # an expression over the task data, for prefilling
+    max: str | None = None  # for durations: the longest accepted (ISO 8601)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +66,7 @@ def parse_form(text: str | None, element_id: str) -> dict[str, FormField]:
             required_if=spec.get("required_if"),
             choices=spec.get("choices") or {},
             default=spec.get("default"),
+            max=spec.get("max") or (DURATION_MAX if spec["type"] == "duration" else None),
         )
     return fields
 
@@ -116,5 +119,7 @@ def _check_value(spec: FormField, value: Any) -> Any:
             raise InvalidField(spec.name, str(exc)) from exc
         if limit.days == 0 and limit.seconds == 0:
             raise InvalidField(spec.name, "must be longer than zero")
+        if spec.max and limit.magnitude() > TimeLimit.parse(spec.max).magnitude():
+            raise InvalidField(spec.name, f"must be at most {spec.max}")
         return value
     return value  # a department code: the caller checks it against the directory

@@ -158,10 +158,11 @@ class Case(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
-    # Optimistic lock: the UPDATE matches only the version it read, so a second writer fails
-    # with a conflict instead of overwriting the first.
+    # Optimistic lock: every command bumps it, and the UPDATE matches only the version it read,
+    # so a second writer fails with a conflict instead of overwriting the first - even when
+    # its change leaves every other column as it was.
     version: Mapped[int] = mapped_column(Integer, nullable=False)
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
 
 class CaseWorkflow(Base):

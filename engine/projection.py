@@ -62,8 +62,10 @@ def project(
         row = _task_row(case, spiff_task, script_engine, now)
         session.add(row)
         result.opened.append(row)
-        if row.department_code is not None:
-            case.department_code = row.department_code
+        responsible = properties(spiff_task).get("case_department")
+        if responsible:
+            value = evaluate(script_engine, spiff_task, responsible)
+            case.department_code = str(value) if value else None
     return result
 
 

@@ -11,16 +11,14 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
-from SpiffWorkflow.spiff.specs.defaults import UserTask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .clock import Clock
+from .definition_checks import check_specs
 from .errors import DefinitionError, InvalidField, NotFound
-from .forms import parse_form
 from .history import record
 from .models import Case, DefinitionFile, ProcessVersion
 from .serialization import Specs, WorkflowCodec
@@ -67,6 +65,9 @@ class DefinitionRepository:
         current = {f.name: f for f in self._latest_files(session)}
         contents = {name: f.content for name, f in current.items()}
         changed: list[tuple[str, str]] = []
+        names = [upload.name for upload in uploads]
+        if len(set(names)) != len(names):
+            raise InvalidField("file", "the same file name is attached twice")
         for upload in uploads:
             text = self._check_upload(upload)
             if current.get(upload.name) is None or current[upload.name].sha256 != _sha(text):
@@ -150,7 +151,7 @@ class DefinitionRepository:
             built = {}
             for process_id in parser.get_process_ids():
                 specs = (parser.get_spec(process_id), parser.get_subprocess_specs(process_id))
-                _check_forms(specs)
+                check_specs(specs)
                 built[process_id] = (specs[0].description or process_id, self._codec.specs_to_json(specs))
             return built
         except etree.XMLSyntaxError as exc:
@@ -239,17 +240,6 @@ class DefinitionRepository:
                     for p in processes
                 ],
             }
-
-
-def _check_forms(specs: Specs) -> None:
-    """Our own checks on top of the parser's: every user task's form reads."""
-    spec, subprocess_specs = specs
-    process_specs: list[BpmnProcessSpec] = [spec, *subprocess_specs.values()]
-    for process_spec in process_specs:
-        for task_spec in process_spec.task_specs.values():
-            if isinstance(task_spec, UserTask):
-                properties = getattr(task_spec, "extensions", {}).get("properties", {})
-                parse_form(properties.get("form"), task_spec.bpmn_id)
 
 
 def _sha(text: str) -> str:

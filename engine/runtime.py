@@ -84,6 +84,7 @@ class CaseRuntime:
                 reporter_id=reporter.id,
                 created_at=now,
                 updated_at=now,
+                version=1,
             )
             session.add(case)
             session.flush()
@@ -196,6 +197,7 @@ class CaseRuntime:
         from_status = None if action == "report" else case.status
         case.status = projection.status
         case.updated_at = now
+        case.version += 1
         if projection.status in FINAL_STATUSES:
             case.closed_at = now
         state = session.get(CaseWorkflow, case.id)

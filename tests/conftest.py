@@ -102,7 +102,7 @@ class Api:
         } | fields
         return self.call("POST", "/api/cases", user, expect, json=body)
 
-    def case(self, case_id: int, user: str = "operator") -> Any:
+    def case(self, case_id: int, user: str = "operator") -> Any:  # the supervision centre reads all
         return self.get(f"/api/cases/{case_id}", user)
 
     def inbox(self, user: str) -> list[dict[str, Any]]:

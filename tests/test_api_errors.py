@@ -4,12 +4,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from flask import Flask
-from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
-from engine import Gridflow
-from engine.models import Case
+from engine.runtime import CaseRuntime
 
 from .conftest import Api
 
@@ -22,11 +20,27 @@ def snapshot(api: Api, case_id: int) -> dict[str, Any]:
 
 def test_health_is_open_and_everything_else_needs_a_token(api: Api) -> None:
     assert api.call("GET", "/api/health", None) == {"status": "ok"}
-    for path in ("/api/tasks", "/api/cases", "/api/categories", "/api/grids", "/api/departments", "/api/cases/1"):
+    for path in (
+        "/api/tasks",
+        "/api/tasks/1",
+        "/api/cases",
+        "/api/cases/1",
+        "/api/categories",
+        "/api/grids",
+        "/api/departments",
+        "/api/definitions",
+    ):
         assert "error" in api.call("GET", path, None, expect=401)
+    for path in ("/api/cases", "/api/tasks/1/complete", "/api/definitions"):
+        assert "error" in api.call("POST", path, None, expect=401, json={})
     answer = api.client.get("/api/tasks", headers={"Authorization": "Bearer forged.token"})
     assert answer.status_code == 401
     assert answer.get_json() == {"error": "invalid token"}
+
+
+def test_unknown_routes_and_methods_answer_json(api: Api) -> None:
+    assert api.call("GET", "/api/nowhere", "operator", expect=404)["error"]
+    assert api.call("GET", "/api/tasks/1/complete", "operator", expect=405)["error"]
 
 
 def test_login_refuses_a_wrong_password_and_names_missing_fields(api: Api) -> None:
@@ -35,6 +49,9 @@ def test_login_refuses_a_wrong_password_and_names_missing_fields(api: Api) -> No
     answer = api.client.post("/api/login", json={"username": "operator"})
     assert answer.status_code == 422
     assert answer.get_json() == {"error": "required", "field": "password"}
+    answer = api.client.post("/api/login", json=[])
+    assert answer.status_code == 422
+    assert answer.get_json()["field"] == "body"
 
 
 def test_reference_data_lists(api: Api) -> None:
@@ -159,19 +176,73 @@ def test_concurrent_completions_of_one_task_one_wins_the_others_conflict(app: Fl
     assert len(api.inbox("dispatcher")) == 1
 
 
-def test_the_version_column_stops_a_second_writer(gridflow: Gridflow, api: Api) -> None:
-    case_id = api.report()["id"]
-    with gridflow.sessions() as first, gridflow.sessions() as second:
-        mine = first.scalar(select(Case).where(Case.id == case_id))
-        theirs = second.scalar(select(Case).where(Case.id == case_id))
-        assert mine is not None and theirs is not None
-        mine.address = "first writer"
-        first.commit()
-        theirs.address = "second writer"
-        try:
-            second.commit()
-        except StaleDataError:
-            second.rollback()
-        else:
-            raise AssertionError("the second writer overwrote the first")
-    assert api.case(case_id)["address"] == "first writer"
+def test_two_completions_loaded_together_one_wins_even_when_the_status_stays(
+    app: Flask, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Approving and refusing one extension at once: both leave the case `handling`, so only
+    the version column can tell the second writer that the first one got there."""
+    case_id = api.report("collector03", channel="collector")["id"]
+    api.complete("operator", case_id, "register", decision="register")
+    api.complete("dispatcher", case_id, "dispatch", department="JD03")
+    api.complete("jd03", case_id, "handle", action="extend", extend_by="P1D")
+    before = api.case(case_id)
+    approval = api.task("leader", case_id, "approve_extension")
+    token = api.token("leader")
+
+    # Hold both requests after they loaded the workflow, so that neither sees the other's commit.
+    both_loaded = threading.Barrier(2)
+    run = CaseRuntime._run
+
+    def run_when_both_loaded(workflow: Any, completed: Any = None) -> None:
+        if completed is not None:
+            both_loaded.wait(timeout=10)
+        run(workflow, completed)
+
+    monkeypatch.setattr(CaseRuntime, "_run", staticmethod(run_when_both_loaded))
+    answers: list[tuple[bool, int]] = []
+
+    def decide(approved: bool) -> None:
+        answer = app.test_client().post(
+            f"/api/tasks/{approval['id']}/complete",
+            json={"approved": approved},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        answers.append((approved, answer.status_code))
+
+    threads = [threading.Thread(target=decide, args=(approved,)) for approved in (True, False)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    monkeypatch.undo()
+
+    assert sorted(status for _, status in answers) == [200, 409]
+    after = api.case(case_id)
+    assert after["version"] == before["version"] + 1
+    assert len([e for e in after["history"] if e["task"] == "approve_extension"]) == 1
+    assert [t["task"] for t in after["tasks"]] == ["handle"]
+
+
+def test_an_extension_beyond_the_diagrams_maximum_is_refused(api: Api) -> None:
+    case_id = api.report("collector03", channel="collector")["id"]
+    api.complete("operator", case_id, "register", decision="register")
+    api.complete("dispatcher", case_id, "dispatch", department="JD03")
+    answer = api.complete("jd03", case_id, "handle", expect=422, action="extend", extend_by="P4000000D")
+    assert answer == {"field": "extend_by", "error": "must be at most P30D"}
+    assert api.task("jd03", case_id, "handle")
+
+
+def test_case_reads_are_scoped_to_the_reader(api: Api) -> None:
+    case_id = api.report("collector03", channel="collector", grid="03-01")["id"]
+    api.complete("operator", case_id, "register", decision="register")
+    api.complete("dispatcher", case_id, "dispatch", department="CGJ")
+    api.complete("cgj", case_id, "handle", action="return", result="非本部门职责")
+    api.complete("dispatcher", case_id, "dispatch", department="JD03")
+
+    for reader in ("operator", "dispatcher", "leader", "collector03", "jd03", "cgj"):
+        assert api.case(case_id, reader)["id"] == case_id
+    for outsider in ("collector07", "zjj"):
+        assert api.call("GET", f"/api/cases/{case_id}", outsider, expect=403)["error"]
+        assert api.get("/api/cases", outsider)["total"] == 0
+    assert api.get("/api/cases", "jd03")["total"] == 1
+    assert api.call("GET", "/api/cases/999", "operator", expect=404)["error"]

@@ -120,6 +120,24 @@ def test_a_changed_time_limits_table_reaches_new_cases(api: Api) -> None:
     assert register_due == {old_case: local("2026-11-25 10:00"), new_case: local("2026-11-25 12:00")}
 
 
+def test_the_same_file_twice_in_one_upload_is_refused(api: Api) -> None:
+    answer = api.call(
+        "POST",
+        "/api/definitions",
+        "admin",
+        422,
+        data={
+            "file": [
+                (io.BytesIO(LIFECYCLE.encode()), "case_lifecycle.bpmn"),
+                (io.BytesIO(with_archive_step(LIFECYCLE).encode()), "case_lifecycle.bpmn"),
+            ]
+        },
+        content_type="multipart/form-data",
+    )
+    assert answer["field"] == "file"
+    assert len(lifecycle_versions(api)) == 1
+
+
 def test_uploading_an_unchanged_file_stores_nothing(api: Api) -> None:
     assert upload(api, "case_lifecycle.bpmn", LIFECYCLE, 200) == {"files": [], "processes": []}
     assert len(lifecycle_versions(api)) == 1
@@ -144,6 +162,24 @@ def test_broken_files_are_refused_with_the_parsers_message_and_running_cases_go_
 
     bad_table = TIME_LIMITS.replace("<decisionTable", "<decisionTabel").replace("</decisionTable>", "</decisionTabel>")
     upload(api, "time_limits.dmn", bad_table, 422)
+
+    broken_expressions = {
+        "gw_channel": LIFECYCLE.replace("channel == 'collector'</bpmn", "channel === 'collector'</bpmn"),
+        "register": LIFECYCLE.replace(
+            'value="deadline_after(register_limit, calendar)"', 'value="deadline_after(register_limit,, calendar)"'
+        ),
+        "set_handle_deadline": LIFECYCLE.replace(
+            "handle_due = deadline_after(handle_limit, calendar)</bpmn:script>", "handle_due = = 1</bpmn:script>"
+        ),
+    }
+    for element, text in broken_expressions.items():
+        assert text != LIFECYCLE
+        refused = upload(api, "case_lifecycle.bpmn", text, 422)
+        assert refused["element"] == element, refused
+        assert "not valid Python" in refused["error"]
+    unclosed = TIME_LIMITS.replace('<text>"urgent"</text>', '<text>"urgent</text>')
+    refused = upload(api, "time_limits.dmn", unclosed, 422)
+    assert refused["element"] == "decide_time_limits" and "input entry" in refused["error"]
 
     assert upload(api, "notes.txt", "hello", 422)["field"] == "file"
     assert api.get("/api/definitions", "admin") == before

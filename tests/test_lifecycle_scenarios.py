@@ -129,6 +129,8 @@ def test_return_goes_back_to_dispatch_and_a_new_department_gets_it(api: Api, clo
 
     returned = api.complete("cgj", case_id, "handle", action="return", result="店外经营属街道管辖，非本部门职责")
     assert returned["status"] == "dispatching"
+    assert returned["department"] is None  # nobody holds a returned case until it is dispatched again
+    assert api.get("/api/cases?department=CGJ", "operator")["total"] == 0
     assert not api.has_task("cgj", case_id)
     assert api.has_task("dispatcher", case_id, "dispatch")
 
@@ -154,6 +156,7 @@ def test_extension_approved_moves_the_deadline_in_working_time(api: Api) -> None
     assert error["field"] == "extend_by"
     asked = api.complete("jd03", case_id, "handle", action="extend", extend_by="P2D", result="需协调商户")
     assert asked["status"] == "handling"
+    assert asked["department"]["code"] == "JD03"
     assert not api.has_task("jd03", case_id)
     approve = api.task("leader", case_id, "approve_extension")
     assert approve["title"] == "审批延期申请"
@@ -162,6 +165,12 @@ def test_extension_approved_moves_the_deadline_in_working_time(api: Api) -> None
     # Thursday 09:00 + 2 working days = Monday 09:00 (the weekend does not count).
     assert due(api.task("jd03", case_id, "handle")) == local("2026-11-30 09:00")
     history = api.case(case_id)["history"]
+    assert [(e["actor"], e["task"], e["from_status"], e["to_status"]) for e in history[-2:]] == [
+        ("jd03", "handle", "handling", "handling"),
+        ("leader", "approve_extension", "handling", "handling"),
+    ]
+    assert history[-2]["detail"]["fields"]["extend_by"] == "P2D"
+    assert history[-1]["detail"]["fields"]["approved"] is True
     [opened] = history[-1]["detail"]["opened"]
     assert opened["task"] == "handle"
     assert datetime.fromisoformat(opened["due_at"]) == local("2026-11-30 09:00")
@@ -172,7 +181,13 @@ def test_extension_refused_keeps_the_deadline(api: Api) -> None:
     api.complete("jd03", case_id, "handle", action="extend", extend_by="P1D")
     refused = api.complete("leader", case_id, "approve_extension", approved=False, opinion="不同意")
     assert refused["status"] == "handling"
+    assert not api.has_task("leader", case_id)
     assert due(api.task("jd03", case_id, "handle")) == local("2026-11-26 09:00")
+    assert steps(refused)[-2:] == [
+        ("jd03", "complete", "handle", "handling", "handling"),
+        ("leader", "complete", "approve_extension", "handling", "handling"),
+    ]
+    assert refused["history"][-1]["detail"]["fields"] == {"approved": False, "opinion": "不同意"}
 
 
 def test_failed_check_sends_the_case_back_to_the_same_department_for_rework(api: Api, clock: ManualClock) -> None:

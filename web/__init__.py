@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.exceptions import HTTPException
 
 from engine import Gridflow, Settings
 from engine.clock import SystemClock
@@ -44,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import api
 
     app.register_blueprint(api.bp)
+    app.register_error_handler(HTTPException, api.http_error)
     return app
 
 

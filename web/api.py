@@ -55,9 +55,9 @@ def login_required(view: View) -> View:
     return cast(View, wrapped)
 
 
-def json_body() -> Any:
+def json_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
-    if body is None:
+    if not isinstance(body, dict):
         raise InvalidField("body", "must be a JSON object (Content-Type: application/json)")
     return body
 
@@ -97,9 +97,11 @@ def _engine_error(error: GridflowError) -> tuple[Response, int]:
     return jsonify(body), _STATUS.get(type(error), 400)
 
 
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> tuple[Response, int]:
-    return jsonify({"error": error.description}), error.code or 500
+def http_error(error: HTTPException) -> tuple[Response, int] | HTTPException:
+    """Registered on the app: routing errors (404, 405, 413) never reach a blueprint."""
+    if request.path.startswith(bp.url_prefix or "/api"):
+        return jsonify({"error": error.description}), error.code or 500
+    return error
 
 
 # --- session ----------------------------------------------------------------------------------
@@ -154,14 +156,14 @@ def departments() -> Response:
 @login_required
 def report_case() -> tuple[Response, int]:
     case_id = engine().runtime.report_case(g.user.id, json_body())
-    case = engine().cases.case(case_id)
+    case = engine().cases.case(case_id, g.user.id)
     return jsonify({"id": case["id"], "case_no": case["case_no"], "status": case["status"]}), 201
 
 
 @bp.get("/cases/<int:case_id>")
 @login_required
 def case(case_id: int) -> Response:
-    return jsonify(engine().cases.case(case_id))
+    return jsonify(engine().cases.case(case_id, g.user.id))
 
 
 @bp.get("/cases")
@@ -169,6 +171,7 @@ def case(case_id: int) -> Response:
 def cases() -> Response:
     return jsonify(
         engine().cases.page(
+            g.user.id,
             status=request.args.get("status") or None,
             department=request.args.get("department") or None,
             grid=request.args.get("grid") or None,
@@ -194,7 +197,7 @@ def task(task_id: int) -> Response:
 @login_required
 def complete_task(task_id: int) -> Response:
     case_id = engine().runtime.complete_task(g.user.id, task_id, json_body())
-    return jsonify(engine().cases.case(case_id))
+    return jsonify(engine().cases.case(case_id, g.user.id))
 
 
 # --- process definitions ----------------------------------------------------------------------
