@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .calendar import DEFAULT_WORKING_HOURS, BusinessCalendar
+from .calendar_days import CalendarDays
 from .cases import CaseQueries
 from .clock import Clock, SystemClock
 from .db import connect, session_factory, upgrade_schema
@@ -15,7 +16,8 @@ from .directory import Directory
 from .inbox import Inbox
 from .repository import DefinitionRepository
 from .runtime import CaseRuntime
-from .scripting import make_script_engine
+from .scheduler import TimerScheduler
+from .scripting import GridflowScriptEngine
 from .serialization import WorkflowCodec
 
 WORKFLOWS_DIR = Path(__file__).resolve().parent.parent / "workflows"
@@ -32,7 +34,8 @@ class Settings:
 class Gridflow:
     """The engine's services, each named for what it holds:
     repository (definitions), runtime (commands on cases), inbox (tasks per person),
-    cases (reading cases and their history), directory (people and the organisation)."""
+    cases (reading cases and their history), directory (people and the organisation),
+    calendar_days (the extra holidays and working days), timers (firing what is due)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -40,6 +43,7 @@ class Gridflow:
         self.db = connect(settings.database_url)
         self.sessions = session_factory(self.db)
         self.calendar = BusinessCalendar(settings.timezone, settings.working_hours)
+        self.calendar_days = CalendarDays(self.sessions, self.calendar, self.clock)
         codec = WorkflowCodec()
         self.repository = DefinitionRepository(self.sessions, self.clock, codec)
         self.directory = Directory(self.sessions)
@@ -47,12 +51,13 @@ class Gridflow:
         self.cases = CaseQueries(self.sessions)
         self.runtime = CaseRuntime(
             self.sessions,
-            self.clock,
             ZoneInfo(settings.timezone),
             self.repository,
             codec,
-            make_script_engine(self.calendar, self.clock),
+            GridflowScriptEngine(self.calendar, self.clock),
         )
+        self.timers = TimerScheduler(self.sessions, self.runtime, self.clock, self.calendar_days)
+        self.runtime.timer_listeners.append(self.timers.schedule_next)
 
     def init(self, workflows: Path = WORKFLOWS_DIR, demo: bool = False) -> None:
         """Create or upgrade the schema, deploy workflows/ where it changed, load demo data."""
@@ -62,6 +67,8 @@ class Gridflow:
 
             load_demo_data(self.sessions, self.clock)
         self.repository.deploy_directory(workflows, deployed_by="system")
+        self.calendar_days.reload()
 
     def close(self) -> None:
+        self.timers.stop()
         self.db.dispose()

@@ -66,9 +66,19 @@ class BusinessCalendar:
         self.working_hours = tuple(sorted(working_hours))
         if not self.working_hours or any(start >= end for start, end in self.working_hours):
             raise ValueError("working hours must be non-empty periods with start before end")
-        self._extra_holidays = set(extra_holidays)
-        self._extra_working_days = set(extra_working_days)
+        self._extra_holidays: frozenset[date] = frozenset()
+        self._extra_working_days: frozenset[date] = frozenset()
+        self.set_extra_days(extra_holidays, extra_working_days)
         self._public_holidays = holidays.China()
+        self.working_day_seconds = sum(
+            (datetime.combine(date.min, end) - datetime.combine(date.min, start)).seconds
+            for start, end in self.working_hours
+        )
+
+    def set_extra_days(self, extra_holidays: Iterable[date], extra_working_days: Iterable[date]) -> None:
+        """The administrator's table for what the holiday package does not know yet."""
+        self._extra_holidays = frozenset(extra_holidays)
+        self._extra_working_days = frozenset(extra_working_days)
 
     # --- days -------------------------------------------------------------------------------
 
@@ -95,6 +105,21 @@ class BusinessCalendar:
         local = self._add_working_seconds(local, limit.seconds)
         return local.astimezone(UTC)
 
+    def warning_point(self, deadline: datetime, limit: str | TimeLimit, share: float, calendar: str = WORKING) -> datetime:
+        """The instant a task turns yellow (预警): when only (1 - share) of its limit is left
+        before the deadline. Counted back from the deadline, so it follows an extension."""
+        if isinstance(limit, str):
+            limit = TimeLimit.parse(limit)
+        if not 0 <= share <= 1:
+            raise ValueError(f"warning share must be between 0 and 1, not {share}")
+        if calendar == NATURAL:
+            left = (limit.days * 86400 + limit.seconds) * (1 - share)
+            return (deadline - timedelta(seconds=left)).astimezone(UTC)
+        if calendar != WORKING:
+            raise ValueError(f"unknown calendar {calendar!r}; expected one of {CALENDARS}")
+        left = (limit.days * self.working_day_seconds + limit.seconds) * (1 - share)
+        return self._subtract_working_seconds(deadline.astimezone(self.tz), round(left)).astimezone(UTC)
+
     def _at(self, day: date, clock_time: time) -> datetime:
         return datetime.combine(day, clock_time, tzinfo=self.tz)
 
@@ -108,6 +133,32 @@ class BusinessCalendar:
                         return max(local, self._at(day, start))
             day += timedelta(days=1)
             local = self._at(day, time(0))
+
+    def _previous_working_instant(self, local: datetime) -> datetime:
+        """`local` itself when it falls in working hours (or ends a period), else the end of the
+        period before it."""
+        day = local.date()
+        while True:
+            if self.is_working_day(day):
+                for start, end in reversed(self.working_hours):
+                    if local > self._at(day, start):
+                        return min(local, self._at(day, end))
+            day -= timedelta(days=1)
+            local = self._at(day, time.max)
+
+    def _subtract_working_seconds(self, local: datetime, seconds: int) -> datetime:
+        remaining = timedelta(seconds=seconds)
+        while True:
+            local = self._previous_working_instant(local)
+            period_start = next(
+                self._at(local.date(), start)
+                for start, end in self.working_hours
+                if self._at(local.date(), start) < local <= self._at(local.date(), end)
+            )
+            if local - remaining >= period_start:
+                return local - remaining
+            remaining -= local - period_start
+            local = period_start
 
     def _same_time_next_working_day(self, local: datetime) -> datetime:
         day = local.date() + timedelta(days=1)

@@ -42,6 +42,7 @@ def task_as_dict(task: Task, case_no: str) -> dict[str, Any]:
         "zone": task.zone_code,
         "assignee_id": task.assignee_id,
         "state": task.state,
+        "deadline_state": task.deadline_state,
         "created_at": task.created_at.isoformat(),
         "due_at": task.due_at.isoformat() if task.due_at else None,
         "completed_at": task.completed_at.isoformat() if task.completed_at else None,

@@ -1,12 +1,13 @@
 """The tables. Every instant is stored in UTC and comes back timezone-aware."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -193,10 +194,41 @@ class Task(Base):
     zone_code: Mapped[str | None] = mapped_column(String(8))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     state: Mapped[str] = mapped_column(String(16), default="open")  # open | completed | cancelled
+    deadline_state: Mapped[str] = mapped_column(String(16), default="normal")  # normal | warning | overdue
     created_at: Mapped[datetime]
     due_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Timer(Base):
+    """A timer SpiffWorkflow is waiting on, projected with its due instant so that the scheduler
+    finds what is due with one indexed query and never loads a workflow to look."""
+
+    __tablename__ = "timer"
+    __table_args__ = (
+        Index("ix_timer_waiting_due", "state", "due_at"),
+        Index("ix_timer_case", "case_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    event: Mapped[str] = mapped_column(String(128))  # the BPMN id of the timer event
+    kind: Mapped[str] = mapped_column(String(32))  # warning | overdue | reminder | step_up | timer
+    attached_task: Mapped[str | None] = mapped_column(String(128))  # the activity a boundary timer sits on
+    due_at: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting | fired | cancelled
+    fired_count: Mapped[int] = mapped_column(Integer, default=0)  # a cycle (催办) fires many times
+    fired_at: Mapped[datetime | None]
+
+
+class CalendarDay(Base):
+    """A day the holiday package does not know yet: an extra holiday or an extra working day."""
+
+    __tablename__ = "calendar_day"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # holiday | working
+    note: Mapped[str] = mapped_column(String(128), default="")
 
 
 class AuditEvent(Base):

@@ -1,9 +1,11 @@
-"""Projecting a workflow onto indexed rows: each ready human task becomes a Task row (so an
-inbox never loads a workflow), and the case takes its status from the diagram."""
+"""Projecting a workflow onto indexed rows, by difference: each ready human task becomes a Task
+row (so an inbox never loads a workflow), each waiting timer a Timer row with its due instant
+(so the scheduler finds what is due with one query), and the case takes its status from the
+diagram. Timers that fired are reported so the command can record them and mark their task."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -16,7 +18,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import ProcessError
-from .models import Case, Task
+from .models import Case, Task, Timer
+from .timers import attached_activity, boundary_timers, is_timer, timer_due, times_fired
+
+DEADLINE_STATES = ("normal", "warning", "overdue")  # a task only ever moves along this order
+
+
+@dataclass
+class FiredTimer:
+    timer: Timer
+    times: int
+    task: Task | None  # the open task the timer sits on, if any
 
 
 @dataclass
@@ -24,6 +36,8 @@ class Projection:
     status: str
     opened: list[Task] = field(default_factory=list)
     cancelled: list[Task] = field(default_factory=list)
+    fired: list[FiredTimer] = field(default_factory=list)
+    timers_changed: bool = False
 
 
 def properties(spiff_task: SpiffTask) -> dict[str, str]:
@@ -44,29 +58,43 @@ def project(
     script_engine: PythonScriptEngine,
     now: datetime,
 ) -> Projection:
-    """Bring the case's Task rows in line with the workflow's ready human tasks, by difference."""
+    result = Projection(status=_status(workflow, case.status))
+    open_rows = _project_tasks(session, case, workflow, script_engine, now, result)
+    _project_timers(session, case, workflow, now, result, open_rows)
+    return result
+
+
+def _project_tasks(
+    session: Session,
+    case: Case,
+    workflow: BpmnWorkflow,
+    script_engine: PythonScriptEngine,
+    now: datetime,
+    result: Projection,
+) -> dict[str, Task]:
     ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
     open_rows = {
         row.spiff_task_id: row
         for row in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == "open"))
     }
-    result = Projection(status=_status(workflow, list(ready.values()), case.status))
-    for spiff_id, row in open_rows.items():
+    for spiff_id, row in list(open_rows.items()):
         if spiff_id not in ready:
             row.state = "cancelled"
             row.completed_at = now
             result.cancelled.append(row)
+            del open_rows[spiff_id]
     for spiff_id, spiff_task in ready.items():
         if spiff_id in open_rows:
             continue
         row = _task_row(case, spiff_task, script_engine, now)
         session.add(row)
+        open_rows[spiff_id] = row
         result.opened.append(row)
         responsible = properties(spiff_task).get("case_department")
         if responsible:
             value = evaluate(script_engine, spiff_task, responsible)
             case.department_code = str(value) if value else None
-    return result
+    return open_rows
 
 
 def _task_row(case: Case, spiff_task: SpiffTask, script_engine: PythonScriptEngine, now: datetime) -> Task:
@@ -76,7 +104,6 @@ def _task_row(case: Case, spiff_task: SpiffTask, script_engine: PythonScriptEngi
     def scoped(name: str) -> str | None:
         return str(evaluate(script_engine, spiff_task, props[name])) if props.get(name) else None
 
-    due = scoped("due")
     return Task(
         case_id=case.id,
         spiff_task_id=str(spiff_task.id),
@@ -86,12 +113,76 @@ def _task_row(case: Case, spiff_task: SpiffTask, script_engine: PythonScriptEngi
         department_code=scoped("department"),
         zone_code=scoped("zone"),
         state="open",
+        deadline_state="normal",
         created_at=now,
-        due_at=datetime.fromisoformat(due).astimezone(UTC) if due else None,
+        due_at=_deadline(spiff_task),
     )
 
 
-def _status(workflow: BpmnWorkflow, ready: list[SpiffTask], current: str) -> str:
+def _deadline(spiff_task: SpiffTask) -> datetime | None:
+    """A task's deadline is the instant of the boundary timer that makes it overdue."""
+    for timer in boundary_timers(spiff_task):
+        if properties(timer).get("deadline_state") == "overdue":
+            return timer_due(timer)
+    return None
+
+
+def _project_timers(
+    session: Session,
+    case: Case,
+    workflow: BpmnWorkflow,
+    now: datetime,
+    result: Projection,
+    open_rows: dict[str, Task],
+) -> None:
+    rows = {row.spiff_task_id: row for row in session.scalars(select(Timer).where(Timer.case_id == case.id))}
+    for spiff_task in workflow.get_tasks():
+        if not is_timer(spiff_task) or spiff_task.state not in (TaskState.WAITING, TaskState.COMPLETED):
+            continue
+        row = rows.get(str(spiff_task.id))
+        if row is not None and row.state != "waiting":
+            continue
+        if row is None:  # started waiting in this command (and may have fired in it already)
+            activity = attached_activity(spiff_task)
+            row = Timer(
+                case_id=case.id,
+                spiff_task_id=str(spiff_task.id),
+                event=spiff_task.task_spec.bpmn_id,
+                kind=properties(spiff_task).get("kind", "timer"),
+                attached_task=activity.task_spec.bpmn_id if activity else None,
+                state="waiting",
+                fired_count=0,
+            )
+            session.add(row)
+            result.timers_changed = True
+        fired = times_fired(spiff_task) - row.fired_count
+        row.due_at = timer_due(spiff_task)
+        if fired > 0:
+            result.timers_changed = True
+            row.fired_count += fired
+            row.fired_at = now
+            activity = attached_activity(spiff_task)
+            task = open_rows.get(str(activity.id)) if activity else None
+            _mark_deadline(task, properties(spiff_task).get("deadline_state"))
+            result.fired.append(FiredTimer(timer=row, times=fired, task=task))
+        if spiff_task.state == TaskState.COMPLETED or row.due_at is None:
+            row.state = "fired" if row.fired_count else "cancelled"
+    waiting = {str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING) if is_timer(t)}
+    for spiff_id, row in rows.items():
+        if row.state == "waiting" and spiff_id not in waiting:  # its activity finished first
+            result.timers_changed = True
+            row.state = "cancelled"
+            row.due_at = None
+
+
+def _mark_deadline(task: Task | None, state: str | None) -> None:
+    if task is None or state not in DEADLINE_STATES:
+        return
+    if DEADLINE_STATES.index(state) > DEADLINE_STATES.index(task.deadline_state):
+        task.deadline_state = state
+
+
+def _status(workflow: BpmnWorkflow, current: str) -> str:
     if workflow.is_completed():
         ends = [
             t
@@ -101,7 +192,7 @@ def _status(workflow: BpmnWorkflow, ready: list[SpiffTask], current: str) -> str
         if ends:
             return properties(max(ends, key=lambda t: t.last_state_change))["status"]
         return "completed"
-    for spiff_task in ready:
+    for spiff_task in workflow.get_tasks(state=TaskState.READY, manual=True):
         status = properties(spiff_task).get("status")
         if status:
             return status

@@ -22,6 +22,7 @@ from .errors import DefinitionError, InvalidField, NotFound
 from .history import record
 from .models import Case, DefinitionFile, ProcessVersion
 from .serialization import Specs, WorkflowCodec
+from .timers import use_our_clock
 
 KINDS = {".bpmn": "bpmn", ".dmn": "dmn"}
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -152,6 +153,7 @@ class DefinitionRepository:
             for process_id in parser.get_process_ids():
                 specs = (parser.get_spec(process_id), parser.get_subprocess_specs(process_id))
                 check_specs(specs)
+                use_our_clock(specs)
                 built[process_id] = (specs[0].description or process_id, self._codec.specs_to_json(specs))
             return built
         except etree.XMLSyntaxError as exc:

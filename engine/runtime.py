@@ -2,7 +2,7 @@
 SpiffWorkflow run, then save its state, the projected task rows and an audit event together."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -10,7 +10,6 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
@@ -18,7 +17,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from .clock import Clock
 from .errors import Conflict, Forbidden, InvalidField, NotFound, ProcessError
 from .forms import FormField, clean_submission, parse_form
 from .history import record
@@ -26,9 +24,11 @@ from .inbox import may_act
 from .models import Case, CaseNumberCounter, CaseWorkflow, Category, Department, Grid, Task, User
 from .projection import Projection, evaluate, project, properties
 from .repository import DefinitionRepository
+from .scripting import GridflowScriptEngine
 from .serialization import WorkflowCodec
 
 LIFECYCLE = "case_lifecycle"
+SYSTEM_ACTOR = "system"
 URGENCIES = {"normal": "一般", "urgent": "紧急"}
 CHANNELS = {
     "collector": "采集员上报",
@@ -46,27 +46,25 @@ class CaseRuntime:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        clock: Clock,
         timezone: ZoneInfo,
         repository: DefinitionRepository,
         codec: WorkflowCodec,
-        script_engine: PythonScriptEngine,
+        script_engine: GridflowScriptEngine,
     ) -> None:
         self._sessions = sessions
-        self._clock = clock
         self._tz = timezone
         self._repository = repository
         self._codec = codec
         self._script_engine = script_engine
+        self.timer_listeners: list[Callable[[], None]] = []
 
     # --- commands ---------------------------------------------------------------------------
 
     def report_case(self, reporter_id: int, report: Any) -> int:
         """上报: start a case on the newest lifecycle version. Returns the case id."""
-        with self._command() as session:
+        with self._command() as (session, now):
             reporter = _user(session, reporter_id)
             category, grid, fields = self._check_report(session, reporter, report)
-            now = self._clock.now()
             process = self._repository.latest_process(session, LIFECYCLE)
             spec, subprocess_specs = self._repository.specs(session, process.id)
             workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self._script_engine)
@@ -106,12 +104,14 @@ class CaseRuntime:
             )
             self._run(workflow)
             session.add(CaseWorkflow(case_id=case.id, state=""))
-            self._save(session, case, workflow, reporter, "report", None, {"process_version": process.version})
-            return case.id
+            detail = {"process_version": process.version}
+            projection = self._save(session, now, case, workflow, reporter.username, "report", None, detail)
+        self._notify(projection)
+        return case.id
 
     def complete_task(self, actor_id: int, task_id: int, submitted: Any) -> int:
         """Complete a human task with the fields its form declares. Returns the case id."""
-        with self._command() as session:
+        with self._command() as (session, now):
             actor = _user(session, actor_id)
             row = session.get(Task, task_id)
             if row is None:
@@ -130,10 +130,30 @@ class CaseRuntime:
             spiff_task.data.update(cleaned)
             self._run(workflow, spiff_task)
             row.state = "completed"
-            row.completed_at = self._clock.now()
+            row.completed_at = now
             row.completed_by = actor.username
-            self._save(session, case, workflow, actor, "complete", row, {"title": row.title, "fields": cleaned})
-            return case.id
+            detail = {"title": row.title, "fields": cleaned}
+            projection = self._save(session, now, case, workflow, actor.username, "complete", row, detail)
+        self._notify(projection)
+        return case.id
+
+    def fire_timers(self, case_id: int) -> int:
+        """Let the case's workflow fire what is due by now. Returns how many timers fired."""
+        with self._command() as (session, now):
+            case = session.get(Case, case_id)
+            if case is None:
+                raise NotFound(f"case {case_id} does not exist")
+            workflow = self._load(session, case)
+            self._run(workflow, refresh_timers=True)
+            projection = self._save(session, now, case, workflow, SYSTEM_ACTOR, None, None, {})
+        self._notify(projection)
+        return sum(f.times for f in projection.fired)
+
+    def _notify(self, projection: Projection) -> None:
+        """After commit: tell the scheduler when a command changed the case's timers."""
+        if projection.timers_changed:
+            for listener in self.timer_listeners:
+                listener()
 
     # --- reads that need the workflow -------------------------------------------------------
 
@@ -160,10 +180,11 @@ class CaseRuntime:
     # --- the transaction boundary -----------------------------------------------------------
 
     @contextmanager
-    def _command(self) -> Iterator[Session]:
+    def _command(self) -> Iterator[tuple[Session, datetime]]:
+        """One transaction, one instant."""
         try:
-            with self._sessions.begin() as session:
-                yield session
+            with self._script_engine.one_instant() as now, self._sessions.begin() as session:
+                yield session, now
         except StaleDataError as exc:
             raise Conflict("the case was changed by someone else at the same time; reload and try again") from exc
 
@@ -174,25 +195,32 @@ class CaseRuntime:
         return self._codec.state_from_json(state.state, specs, self._script_engine)
 
     @staticmethod
-    def _run(workflow: BpmnWorkflow, completed: SpiffTask | None = None) -> None:
+    def _run(workflow: BpmnWorkflow, completed: SpiffTask | None = None, refresh_timers: bool = False) -> None:
         try:
             if completed is not None:
                 completed.run()
+            if refresh_timers:
+                workflow.refresh_timers()
             workflow.do_engine_steps()
         except SpiffWorkflowException as exc:
             raise ProcessError(str(exc)) from exc
+        # Signals nobody caught (e.g. "handling finished" with no 督办 open) are kept by
+        # SpiffWorkflow for an outside listener; we have none, so they are dropped here.
+        workflow.get_events()
 
     def _save(
         self,
         session: Session,
+        now: datetime,
         case: Case,
         workflow: BpmnWorkflow,
-        actor: User,
-        action: str,
+        actor: str,
+        action: str | None,
         completed: Task | None,
         detail: dict[str, Any],
     ) -> Projection:
-        now = self._clock.now()
+        """Project, save the workflow state and record the command: one event for the action
+        (if any) and one for each timer that fired."""
         projection = project(session, case, workflow, self._script_engine, now)
         from_status = None if action == "report" else case.status
         case.status = projection.status
@@ -203,10 +231,31 @@ class CaseRuntime:
         state = session.get(CaseWorkflow, case.id)
         assert state is not None
         state.state = self._codec.state_to_json(workflow)
+        for fired in projection.fired:
+            record(
+                session,
+                at=now,
+                actor=SYSTEM_ACTOR,
+                action="timer",
+                case_id=case.id,
+                task=fired.timer.event,
+                from_status=from_status,
+                to_status=case.status,
+                detail={
+                    "kind": fired.timer.kind,
+                    "times": fired.times,
+                    "attached_task": fired.timer.attached_task,
+                    "deadline_state": fired.task.deadline_state if fired.task else None,
+                    "department": case.department_code,
+                    "next_due_at": fired.timer.due_at.isoformat() if fired.timer.due_at else None,
+                },
+            )
+        if action is None:
+            return projection
         record(
             session,
             at=now,
-            actor=actor.username,
+            actor=actor,
             action=action,
             case_id=case.id,
             task=completed.task if completed else None,

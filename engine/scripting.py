@@ -1,10 +1,14 @@
-"""The functions a diagram's scripts and expressions may call, bound to one clock and calendar.
+"""SpiffWorkflow's script engine, bound to our clock and calendar.
 
-Diagrams are deployed by administrators and trusted; their Python runs in SpiffWorkflow's
-script engine with these functions beside the task data.
+A diagram's scripts, expressions and timers see one instant per command: every deadline
+computed in one transaction starts from the same "now", whichever clock is in use. Diagrams are
+deployed by administrators and trusted; their Python runs with these functions beside the data.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
@@ -13,15 +17,49 @@ from .calendar import WORKING, BusinessCalendar
 from .clock import Clock
 
 
-def make_script_engine(calendar: BusinessCalendar, clock: Clock) -> PythonScriptEngine:
-    def deadline_after(limit: str, calendar_name: str = WORKING) -> str:
-        """The instant a limit starting now runs out (ISO 8601, UTC)."""
-        return calendar.add(clock.now(), limit, calendar_name).isoformat()
+class GridflowScriptEngine(PythonScriptEngine):  # type: ignore[misc]
+    def __init__(self, calendar: BusinessCalendar, clock: Clock) -> None:
+        self.calendar = calendar
+        self.clock = clock
+        self._instant: ContextVar[datetime | None] = ContextVar(f"gridflow_instant_{id(self)}", default=None)
+        super().__init__(
+            environment=TaskDataEnvironment(
+                {
+                    "deadline_after": self.deadline_after,
+                    "after": self.after,
+                    "warning_at": self.warning_at,
+                    "reminder_cycle": self.reminder_cycle,
+                }
+            )
+        )
 
-    def extend_deadline(deadline: str, extend_by: str, calendar_name: str = WORKING) -> str:
-        """A deadline moved later by an approved extension."""
-        return calendar.add(datetime.fromisoformat(deadline), extend_by, calendar_name).isoformat()
+    def now(self) -> datetime:
+        return self._instant.get() or self.clock.now()
 
-    return PythonScriptEngine(
-        environment=TaskDataEnvironment({"deadline_after": deadline_after, "extend_deadline": extend_deadline})
-    )
+    @contextmanager
+    def one_instant(self) -> Iterator[datetime]:
+        """Freeze "now" for the duration of one command."""
+        instant = self.clock.now()
+        token = self._instant.set(instant)
+        try:
+            yield instant
+        finally:
+            self._instant.reset(token)
+
+    # --- the functions a diagram may call ---------------------------------------------------
+
+    def deadline_after(self, limit: str, calendar: str = WORKING) -> str:
+        """The instant (ISO 8601) a limit starting now runs out."""
+        return self.calendar.add(self.now(), limit, calendar).isoformat()
+
+    def after(self, instant: str, limit: str, calendar: str = WORKING) -> str:
+        """An instant moved later by a limit: an approved extension, a step-up period."""
+        return self.calendar.add(datetime.fromisoformat(instant), limit, calendar).isoformat()
+
+    def warning_at(self, deadline: str, limit: str, share: float, calendar: str = WORKING) -> str:
+        """When a task with this deadline and limit turns yellow (预警)."""
+        return self.calendar.warning_point(datetime.fromisoformat(deadline), limit, share, calendar).isoformat()
+
+    def reminder_cycle(self, deadline: str, interval: str, calendar: str = WORKING) -> str:
+        """A repeating timer (催办) every `interval` after the deadline: R/<first>/<interval>."""
+        return f"R/{self.after(deadline, interval, calendar)}/{interval}"

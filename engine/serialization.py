@@ -18,6 +18,8 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from .timers import CLOCKED_TIMERS
+
 Specs = tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]
 
 
@@ -49,6 +51,8 @@ class WorkflowCodec:
     def __init__(self) -> None:
         config = dict(SPIFF_CONFIG)
         config[BpmnWorkflow] = _SpeclessWorkflowConverter
+        for spiff_class, clocked_class in CLOCKED_TIMERS.items():
+            config[clocked_class] = config[spiff_class]
         self._registry = BpmnWorkflowSerializer.configure(config)
         self._serializer = BpmnWorkflowSerializer(self._registry)
 

@@ -165,8 +165,9 @@ def test_broken_files_are_refused_with_the_parsers_message_and_running_cases_go_
 
     broken_expressions = {
         "gw_channel": LIFECYCLE.replace("channel == 'collector'</bpmn", "channel === 'collector'</bpmn"),
-        "register": LIFECYCLE.replace(
-            'value="deadline_after(register_limit, calendar)"', 'value="deadline_after(register_limit,, calendar)"'
+        "register_overdue": LIFECYCLE.replace(
+            "<bpmn:timeDate>deadline_after(register_limit, calendar)</bpmn:timeDate>",
+            "<bpmn:timeDate>deadline_after(register_limit,, calendar)</bpmn:timeDate>",
         ),
         "set_handle_deadline": LIFECYCLE.replace(
             "handle_due = deadline_after(handle_limit, calendar)</bpmn:script>", "handle_due = = 1</bpmn:script>"

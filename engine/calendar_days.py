@@ -1,0 +1,86 @@
+"""The administrator's table of extra holidays and extra working days, for the years the
+holiday package does not know yet (China publishes each year's 调休 in the autumn before)."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .calendar import BusinessCalendar
+from .clock import Clock
+from .errors import InvalidField, NotFound
+from .history import record
+from .models import CalendarDay
+
+KINDS = {"holiday": "节假日（休息）", "working": "调休上班"}
+
+
+class CalendarDays:
+    def __init__(self, sessions: sessionmaker[Session], calendar: BusinessCalendar, clock: Clock) -> None:
+        self._sessions = sessions
+        self._calendar = calendar
+        self._clock = clock
+
+    def reload(self) -> None:
+        """Read the table into the calendar; each process does this at start and each sweep."""
+        with self._sessions() as session:
+            days = list(session.scalars(select(CalendarDay)))
+        self._calendar.set_extra_days(
+            [d.day for d in days if d.kind == "holiday"], [d.day for d in days if d.kind == "working"]
+        )
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._sessions() as session:
+            return [
+                {"day": d.day.isoformat(), "kind": d.kind, "note": d.note}
+                for d in session.scalars(select(CalendarDay).order_by(CalendarDay.day))
+            ]
+
+    def set(self, day: Any, kind: Any, note: Any, actor: str) -> dict[str, Any]:
+        parsed = _parse_day(day)
+        if kind not in KINDS:
+            raise InvalidField("kind", f"must be one of: {', '.join(KINDS)}")
+        if not isinstance(note, str) or len(note) > 128:
+            raise InvalidField("note", "must be text of at most 128 characters")
+        with self._sessions.begin() as session:
+            row = session.get(CalendarDay, parsed)
+            before = row.kind if row else None
+            if row is None:
+                row = CalendarDay(day=parsed, kind=kind, note=note)
+                session.add(row)
+            else:
+                row.kind, row.note = kind, note
+            record(
+                session,
+                at=self._clock.now(),
+                actor=actor,
+                action="calendar_day",
+                detail={"day": parsed.isoformat(), "from": before, "to": kind, "note": note},
+            )
+        self.reload()
+        return {"day": parsed.isoformat(), "kind": kind, "note": note}
+
+    def remove(self, day: Any, actor: str) -> None:
+        parsed = _parse_day(day)
+        with self._sessions.begin() as session:
+            row = session.get(CalendarDay, parsed)
+            if row is None:
+                raise NotFound(f"{parsed.isoformat()} is not in the calendar table")
+            record(
+                session,
+                at=self._clock.now(),
+                actor=actor,
+                action="calendar_day",
+                detail={"day": parsed.isoformat(), "from": row.kind, "to": None},
+            )
+            session.delete(row)
+        self.reload()
+
+
+def _parse_day(day: Any) -> date:
+    try:
+        return date.fromisoformat(day)
+    except (TypeError, ValueError) as exc:
+        raise InvalidField("day", "must be a date like 2027-02-20") from exc

@@ -1,0 +1,115 @@
+"""When timers fire. APScheduler runs one job at the earliest due instant (moved whenever a
+command changes the timers) and a slow sweep; both fire everything due, one case per
+transaction. On start the sweep runs at once, so what fell due while the service was down
+fires then. A timer fires once: firing is a command on the case, and the case's version column
+turns a second firing of the same state (another thread or process) into a conflict."""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .calendar_days import CalendarDays
+from .clock import Clock
+from .errors import Conflict, GridflowError
+from .models import Timer
+from .runtime import CaseRuntime
+
+log = logging.getLogger(__name__)
+
+
+class TimerScheduler:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        runtime: CaseRuntime,
+        clock: Clock,
+        calendar_days: CalendarDays,
+        sweep_seconds: float = 60.0,
+        batch: int = 200,
+    ) -> None:
+        self._sessions = sessions
+        self._runtime = runtime
+        self._clock = clock
+        self._calendar_days = calendar_days
+        self.sweep_seconds = sweep_seconds
+        self._batch = batch
+        self._scheduler: BackgroundScheduler | None = None
+        self._firing = threading.Lock()
+
+    # --- firing -----------------------------------------------------------------------------
+
+    def next_due(self) -> datetime | None:
+        with self._sessions() as session:
+            return session.scalar(select(func.min(Timer.due_at)).where(Timer.state == "waiting"))
+
+    def fire_due(self) -> int:
+        """Fire every timer due by now, each case in its own transaction. Returns the count."""
+        now = self._clock.now()
+        fired = 0
+        done: set[int] = set()
+        while True:
+            with self._sessions() as session:
+                due_cases = list(
+                    session.scalars(
+                        select(Timer.case_id)
+                        .where(Timer.state == "waiting", Timer.due_at <= now, Timer.case_id.not_in(done))
+                        .group_by(Timer.case_id)
+                        .order_by(func.min(Timer.due_at))
+                        .limit(self._batch)
+                    )
+                )
+            if not due_cases:
+                return fired
+            for case_id in due_cases:
+                done.add(case_id)
+                try:
+                    fired += self._runtime.fire_timers(case_id)
+                except Conflict:
+                    pass  # someone else moved the case in the meantime; their command fired it
+                except GridflowError:
+                    log.exception("case %s: its timers could not fire", case_id)
+
+    # --- scheduling -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._scheduler is not None:
+            return
+        self._scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
+        self._scheduler.add_job(
+            self._tick, "interval", seconds=self.sweep_seconds, id="sweep", next_run_time=datetime.now(UTC)
+        )
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+
+    def schedule_next(self) -> None:
+        """Move the one-off job to the earliest due instant (called after commands)."""
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        due = self.next_due()
+        if due is None:
+            try:
+                scheduler.remove_job("next")
+            except JobLookupError:
+                pass
+            return
+        scheduler.add_job(self._tick, "date", run_date=max(due, datetime.now(UTC)), id="next", replace_existing=True)
+
+    def _tick(self) -> None:
+        with self._firing:
+            try:
+                self._calendar_days.reload()
+                self.fire_due()
+            except Exception:  # the scheduler thread must survive a bad night of the database
+                log.exception("firing due timers failed")
+        self.schedule_next()
