@@ -105,7 +105,9 @@ class BusinessCalendar:
         local = self._add_working_seconds(local, limit.seconds)
         return local.astimezone(UTC)
 
-    def warning_point(self, deadline: datetime, limit: str | TimeLimit, share: float, calendar: str = WORKING) -> datetime:
+    def warning_point(
+        self, deadline: datetime, limit: str | TimeLimit, share: float, calendar: str = WORKING
+    ) -> datetime:
         """The instant a task turns yellow (预警): when only (1 - share) of its limit is left
         before the deadline. Counted back from the deadline, so it follows an extension."""
         if isinstance(limit, str):
