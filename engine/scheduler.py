@@ -87,9 +87,13 @@ class TimerScheduler:
         self._scheduler.start()
 
     def stop(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
-            self._scheduler = None
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            # Not wait=True: a running tick may be rescheduling itself and would wait for the
+            # scheduler's lock that shutdown holds. Waiting for the firing lock is enough.
+            scheduler.shutdown(wait=False)
+            with self._firing:
+                pass
 
     def schedule_next(self) -> None:
         """Move the one-off job to the earliest due instant (called after commands)."""

@@ -71,8 +71,9 @@ def gridflow(app: Flask) -> Gridflow:
 class Api:
     """Calls the JSON API as a named demo user and checks the status of every answer."""
 
-    def __init__(self, client: FlaskClient) -> None:
+    def __init__(self, client: FlaskClient, clock: ManualClock | None = None) -> None:
         self.client = client
+        self.clock = clock
         self._tokens: dict[str, str] = {}
 
     def token(self, username: str) -> str:
@@ -123,5 +124,5 @@ class Api:
 
 
 @pytest.fixture
-def api(app: Flask) -> Api:
-    return Api(app.test_client())
+def api(app: Flask, clock: ManualClock) -> Api:
+    return Api(app.test_client(), clock)

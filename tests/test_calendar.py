@@ -2,13 +2,13 @@
 the end of the working day, and natural time for emergencies."""
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, datetime, time
 
 import pytest
 
 from engine.calendar import BusinessCalendar, TimeLimit
 
-from .conftest import local
+from .conftest import Api, local
 
 CALENDAR = BusinessCalendar("Asia/Shanghai")
 
@@ -62,3 +62,33 @@ def test_bad_durations_are_refused(text: str) -> None:
 def test_unknown_calendar_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown calendar"):
         CALENDAR.add(local("2026-11-25 10:00"), "PT1H", "lunar")
+
+
+def test_spring_festival_2027_from_the_package() -> None:
+    # 2027-02-05 (除夕) to 02-10 are holidays in the package; 02-06/07 are the weekend.
+    assert CALENDAR.add(local("2027-02-04 10:00"), "P1D") == local("2027-02-11 10:00")
+    assert CALENDAR.add(local("2027-02-04 16:30"), "PT2H") == local("2027-02-11 09:30")
+
+
+def test_the_administrators_table_adds_the_days_the_package_does_not_know(api: Api) -> None:
+    # Suppose 2027's schedule makes Sunday 2027-02-14 a working day (调休): a report on Friday
+    # 02-12 16:00 with a one-working-day limit is then due on that Sunday, not on Monday.
+    answer = api.call("PUT", "/api/calendar/days/2027-02-14", "admin", json={"kind": "working", "note": "春节调休上班"})
+    assert answer == {"day": "2027-02-14", "kind": "working", "note": "春节调休上班"}
+    assert api.get("/api/calendar/days", "operator") == [answer]
+    assert api.clock is not None
+    api.clock.set(local("2027-02-12 16:00"))
+    case_id = api.report("collector03", channel="collector")["id"]
+    register = api.task("operator", case_id, "register")
+    assert datetime.fromisoformat(register["due_at"]) == local("2027-02-12 17:00")
+    api.call("PUT", "/api/calendar/days/2027-02-12", "admin", json={"kind": "holiday", "note": "假设放假"})
+    second = api.report("collector03", channel="collector")["id"]
+    assert datetime.fromisoformat(api.task("operator", second, "register")["due_at"]) == local("2027-02-14 09:30")
+
+    bad_day = api.call("PUT", "/api/calendar/days/2027-02-30", "admin", expect=422, json={"kind": "working"})
+    assert bad_day["field"] == "day"
+    bad_kind = api.call("PUT", "/api/calendar/days/2027-03-01", "admin", expect=422, json={"kind": "maybe"})
+    assert bad_kind["field"] == "kind"
+    assert api.call("PUT", "/api/calendar/days/2027-03-01", "operator", expect=403, json={"kind": "working"})
+    api.call("DELETE", "/api/calendar/days/2027-02-12", "admin", expect=204)
+    assert [d["day"] for d in api.get("/api/calendar/days", "operator")] == ["2027-02-14"]

@@ -211,8 +211,7 @@ def definitions() -> Response:
 @bp.post("/definitions")
 @login_required
 def deploy() -> tuple[Response, int]:
-    if "admin" not in g.user.role_names:
-        raise Forbidden("only an administrator deploys process definitions")
+    _admin_only("deploys process definitions")
     files = request.files.getlist("file")
     if not files:
         raise InvalidField("file", "attach one or more .bpmn or .dmn files as multipart field 'file'")
@@ -224,3 +223,32 @@ def deploy() -> tuple[Response, int]:
         "processes": [{"id": p.process_id, "version": p.version} for p in deployment.processes],
     }
     return jsonify(body), 201 if deployment.files else 200
+
+
+# --- the business calendar's extra days ---------------------------------------------------------
+
+@bp.get("/calendar/days")
+@login_required
+def calendar_days() -> Response:
+    return jsonify(engine().calendar_days.list())
+
+
+@bp.put("/calendar/days/<day>")
+@login_required
+def set_calendar_day(day: str) -> Response:
+    _admin_only("edits the calendar")
+    body = json_body()
+    return jsonify(engine().calendar_days.set(day, body.get("kind"), body.get("note", ""), g.user.username))
+
+
+@bp.delete("/calendar/days/<day>")
+@login_required
+def remove_calendar_day(day: str) -> tuple[str, int]:
+    _admin_only("edits the calendar")
+    engine().calendar_days.remove(day, g.user.username)
+    return "", 204
+
+
+def _admin_only(what: str) -> None:
+    if "admin" not in g.user.role_names:
+        raise Forbidden(f"only an administrator {what}")
