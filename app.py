@@ -41,8 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from waitress import serve as waitress_serve
 
+        gridflow.timers.start()  # fires what fell due while the service was down, then on time
         print(f"Gridflow: http://{args.host}:{args.port}/  (database: {app.config['DATABASE_URL']})", flush=True)
-        waitress_serve(app, host=args.host, port=args.port, threads=args.threads)
+        try:
+            waitress_serve(app, host=args.host, port=args.port, threads=args.threads)
+        finally:
+            gridflow.close()
     return 0
 
 

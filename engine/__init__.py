@@ -28,6 +28,7 @@ class Settings:
     database_url: str
     timezone: str = "Asia/Shanghai"
     working_hours: tuple[tuple[time, time], ...] = DEFAULT_WORKING_HOURS
+    timer_sweep_seconds: float = 60.0
     clock: Clock = field(default_factory=SystemClock)
 
 
@@ -56,8 +57,10 @@ class Gridflow:
             codec,
             GridflowScriptEngine(self.calendar, self.clock),
         )
-        self.timers = TimerScheduler(self.sessions, self.runtime, self.clock, self.calendar_days)
-        self.runtime.timer_listeners.append(self.timers.schedule_next)
+        self.timers = TimerScheduler(
+            self.sessions, self.runtime, self.clock, self.calendar_days, sweep_seconds=settings.timer_sweep_seconds
+        )
+        self.runtime.timer_listeners.append(self.timers.timers_changed)
 
     def init(self, workflows: Path = WORKFLOWS_DIR, demo: bool = False) -> None:
         """Create or upgrade the schema, deploy workflows/ where it changed, load demo data."""

@@ -30,6 +30,18 @@ _DURATION = re.compile(
 )
 
 
+def parse_working_hours(text: str) -> tuple[tuple[time, time], ...]:
+    """Working periods written as the office says them: "08:30-12:00,13:30-17:30"."""
+    periods = []
+    for part in text.split(","):
+        try:
+            start, end = (time.fromisoformat(t.strip()) for t in part.split("-"))
+        except ValueError as exc:
+            raise ValueError(f"working hours must read like 08:30-12:00,13:30-17:30, not {text!r}") from exc
+        periods.append((start, end))
+    return tuple(periods)
+
+
 @dataclass(frozen=True)
 class TimeLimit:
     """A limit as the office states it: whole days plus a part of a day."""

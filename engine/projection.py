@@ -58,21 +58,25 @@ def project(
     script_engine: PythonScriptEngine,
     now: datetime,
 ) -> Projection:
-    result = Projection(status=_status(workflow, case.status))
-    open_rows = _project_tasks(session, case, workflow, script_engine, now, result)
-    _project_timers(session, case, workflow, now, result, open_rows)
+    # One walk over the task tree; each of SpiffWorkflow's get_tasks() calls walks all of it.
+    tasks = list(workflow.get_tasks())
+    ready = [t for t in tasks if t.state == TaskState.READY and t.task_spec.manual]
+    timers = [t for t in tasks if t.state in (TaskState.WAITING, TaskState.COMPLETED) and is_timer(t)]
+    result = Projection(status=_status(workflow, tasks, ready, case.status))
+    open_rows = _project_tasks(session, case, ready, script_engine, now, result)
+    _project_timers(session, case, timers, now, result, open_rows)
     return result
 
 
 def _project_tasks(
     session: Session,
     case: Case,
-    workflow: BpmnWorkflow,
+    ready_tasks: list[SpiffTask],
     script_engine: PythonScriptEngine,
     now: datetime,
     result: Projection,
 ) -> dict[str, Task]:
-    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    ready = {str(t.id): t for t in ready_tasks}
     open_rows = {
         row.spiff_task_id: row
         for row in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == "open"))
@@ -130,15 +134,13 @@ def _deadline(spiff_task: SpiffTask) -> datetime | None:
 def _project_timers(
     session: Session,
     case: Case,
-    workflow: BpmnWorkflow,
+    timers: list[SpiffTask],
     now: datetime,
     result: Projection,
     open_rows: dict[str, Task],
 ) -> None:
     rows = {row.spiff_task_id: row for row in session.scalars(select(Timer).where(Timer.case_id == case.id))}
-    for spiff_task in workflow.get_tasks():
-        if not is_timer(spiff_task) or spiff_task.state not in (TaskState.WAITING, TaskState.COMPLETED):
-            continue
+    for spiff_task in timers:
         row = rows.get(str(spiff_task.id))
         if row is not None and row.state != "waiting":
             continue
@@ -156,7 +158,8 @@ def _project_timers(
             session.add(row)
             result.timers_changed = True
         fired = times_fired(spiff_task) - row.fired_count
-        row.due_at = timer_due(spiff_task)
+        if spiff_task.state == TaskState.WAITING:  # a fired row keeps the instant it was due
+            row.due_at = timer_due(spiff_task)
         if fired > 0:
             result.timers_changed = True
             row.fired_count += fired
@@ -165,9 +168,9 @@ def _project_timers(
             task = open_rows.get(str(activity.id)) if activity else None
             _mark_deadline(task, properties(spiff_task).get("deadline_state"))
             result.fired.append(FiredTimer(timer=row, times=fired, task=task))
-        if spiff_task.state == TaskState.COMPLETED or row.due_at is None:
+        if spiff_task.state == TaskState.COMPLETED or timer_due(spiff_task) is None:
             row.state = "fired" if row.fired_count else "cancelled"
-    waiting = {str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING) if is_timer(t)}
+    waiting = {str(t.id) for t in timers if t.state == TaskState.WAITING}
     for spiff_id, row in rows.items():
         if row.state == "waiting" and spiff_id not in waiting:  # its activity finished first
             result.timers_changed = True
@@ -182,17 +185,17 @@ def _mark_deadline(task: Task | None, state: str | None) -> None:
         task.deadline_state = state
 
 
-def _status(workflow: BpmnWorkflow, current: str) -> str:
+def _status(workflow: BpmnWorkflow, tasks: list[SpiffTask], ready: list[SpiffTask], current: str) -> str:
     if workflow.is_completed():
         ends = [
             t
-            for t in workflow.get_tasks(state=TaskState.COMPLETED)
-            if isinstance(t.task_spec, EndEvent) and properties(t).get("status")
+            for t in tasks
+            if t.state == TaskState.COMPLETED and isinstance(t.task_spec, EndEvent) and properties(t).get("status")
         ]
         if ends:
             return properties(max(ends, key=lambda t: t.last_state_change))["status"]
         return "completed"
-    for spiff_task in workflow.get_tasks(state=TaskState.READY, manual=True):
+    for spiff_task in ready:
         status = properties(spiff_task).get("status")
         if status:
             return status

@@ -52,13 +52,13 @@ class TimerScheduler:
         """Fire every timer due by now, each case in its own transaction. Returns the count."""
         now = self._clock.now()
         fired = 0
-        done: set[int] = set()
+        failed: set[int] = set()  # tried and still due: not again in this round
         while True:
             with self._sessions() as session:
                 due_cases = list(
                     session.scalars(
                         select(Timer.case_id)
-                        .where(Timer.state == "waiting", Timer.due_at <= now, Timer.case_id.not_in(done))
+                        .where(Timer.state == "waiting", Timer.due_at <= now, Timer.case_id.not_in(failed))
                         .group_by(Timer.case_id)
                         .order_by(func.min(Timer.due_at))
                         .limit(self._batch)
@@ -67,13 +67,22 @@ class TimerScheduler:
             if not due_cases:
                 return fired
             for case_id in due_cases:
-                done.add(case_id)
                 try:
-                    fired += self._runtime.fire_timers(case_id)
+                    count = self._runtime.fire_timers(case_id)
                 except Conflict:
-                    pass  # someone else moved the case in the meantime; their command fired it
+                    count = 0  # someone else moved the case meanwhile; the next round sees what is left
                 except GridflowError:
                     log.exception("case %s: its timers could not fire", case_id)
+                    failed.add(case_id)
+                    continue
+                fired += count
+                if count == 0 and self._still_due(case_id, now):
+                    failed.add(case_id)
+
+    def _still_due(self, case_id: int, now: datetime) -> bool:
+        with self._sessions() as session:
+            due = select(Timer.id).where(Timer.case_id == case_id, Timer.state == "waiting", Timer.due_at <= now)
+            return session.scalar(due.limit(1)) is not None
 
     # --- scheduling -------------------------------------------------------------------------
 
@@ -95,8 +104,15 @@ class TimerScheduler:
             with self._firing:
                 pass
 
+    def timers_changed(self) -> None:
+        """Called after a command changed timers. While a tick is firing, its own commands would
+        reschedule thousands of times; the tick reschedules once when it is done instead."""
+        if self._firing.locked():
+            return
+        self.schedule_next()
+
     def schedule_next(self) -> None:
-        """Move the one-off job to the earliest due instant (called after commands)."""
+        """Move the one-off job to the earliest due instant."""
         scheduler = self._scheduler
         if scheduler is None:
             return

@@ -6,7 +6,7 @@ from datetime import date, datetime, time
 
 import pytest
 
-from engine.calendar import BusinessCalendar, TimeLimit
+from engine.calendar import BusinessCalendar, TimeLimit, parse_working_hours
 
 from .conftest import Api, local
 
@@ -92,3 +92,9 @@ def test_the_administrators_table_adds_the_days_the_package_does_not_know(api: A
     assert api.call("PUT", "/api/calendar/days/2027-03-01", "operator", expect=403, json={"kind": "working"})
     api.call("DELETE", "/api/calendar/days/2027-02-12", "admin", expect=204)
     assert [d["day"] for d in api.get("/api/calendar/days", "operator")] == ["2027-02-14"]
+
+
+def test_working_hours_read_as_the_office_writes_them() -> None:
+    assert parse_working_hours("08:30-12:00, 13:30-17:30") == ((time(8, 30), time(12, 0)), (time(13, 30), time(17, 30)))
+    with pytest.raises(ValueError, match="08:30-12:00"):
+        parse_working_hours("morning")

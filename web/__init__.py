@@ -10,6 +10,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from engine import Gridflow, Settings
+from engine.calendar import parse_working_hours
 from engine.clock import SystemClock
 
 
@@ -21,6 +22,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(
         DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'gridflow.db'}",
         TIMEZONE=os.environ.get("GRIDFLOW_TIMEZONE", "Asia/Shanghai"),
+        WORKING_HOURS=os.environ.get("GRIDFLOW_WORKING_HOURS", "08:30-12:00,13:30-17:30"),
+        TIMER_SWEEP_SECONDS=float(os.environ.get("GRIDFLOW_TIMER_SWEEP_SECONDS", "60")),
         SECRET_KEY=os.environ.get("SECRET_KEY"),
         API_TOKEN_MAX_AGE=12 * 3600,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
@@ -37,6 +40,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         Settings(
             database_url=app.config["DATABASE_URL"],
             timezone=app.config["TIMEZONE"],
+            working_hours=parse_working_hours(app.config["WORKING_HOURS"]),
+            timer_sweep_seconds=app.config["TIMER_SWEEP_SECONDS"],
             clock=app.config.get("CLOCK") or SystemClock(),
         )
     )
