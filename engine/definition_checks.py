@@ -3,6 +3,7 @@ script the diagram and its tables carry must compile, and every form must read. 
 that fails is refused at deploy, instead of failing in front of a user later."""
 from __future__ import annotations
 
+import ast
 import re
 from typing import Any
 
@@ -19,6 +20,7 @@ from .serialization import Specs
 
 # Task properties whose values are Python expressions evaluated on the task data.
 EXPRESSION_PROPERTIES = ("department", "zone", "case_department")
+_DURATION_LIKE = re.compile(r"^P(?=\d|T\d)")
 _DMN_INPUT_PLACEHOLDER = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")
 
 
@@ -81,7 +83,26 @@ def _check_decision_table(element: str, table: Any) -> None:
                     _compile(element, f"{where}, input entry", f"dmninputexpr {text}", "eval", shown=text)
         for entry in rule.outputEntries:
             if entry.text:
-                _compile(element, f"{where}, output {entry.output.name}", entry.text, "eval")
+                what = f"{where}, output {entry.output.name}"
+                _compile(element, what, entry.text, "eval")
+                _check_duration_literal(element, what, entry.text)
+
+
+def _check_duration_literal(element: str, what: str, source: str) -> None:
+    """A table cell that is an ISO 8601 duration is a time limit or interval: it must read and
+    be longer than zero (a zero reminder interval would fire for ever)."""
+    try:
+        value = ast.literal_eval(source)
+    except (ValueError, SyntaxError):
+        return
+    if not isinstance(value, str) or not _DURATION_LIKE.match(value):
+        return
+    try:
+        limit = TimeLimit.parse(value)
+    except ValueError as exc:
+        raise DefinitionError(f"{element}: {what}: {exc}", element_id=element) from exc
+    if limit.days == 0 and limit.seconds == 0:
+        raise DefinitionError(f"{element}: {what}: {value!r} must be longer than zero", element_id=element)
 
 
 def _compile(element: str, what: str, source: str, mode: str, shown: str | None = None) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from .errors import ProcessError
 from .models import Case, Task, Timer
-from .timers import attached_activity, boundary_timers, is_timer, timer_due, times_fired
+from .timers import attached_activity, boundary_timers, is_timer, timer_due, timer_instant, times_fired
 
 DEADLINE_STATES = ("normal", "warning", "overdue")  # a task only ever moves along this order
 
@@ -123,14 +123,6 @@ def _task_row(case: Case, spiff_task: SpiffTask, script_engine: PythonScriptEngi
     )
 
 
-def _deadline(spiff_task: SpiffTask) -> datetime | None:
-    """A task's deadline is the instant of the boundary timer that makes it overdue."""
-    for timer in boundary_timers(spiff_task):
-        if properties(timer).get("deadline_state") == "overdue":
-            return timer_due(timer)
-    return None
-
-
 def _project_timers(
     session: Session,
     case: Case,
@@ -166,8 +158,10 @@ def _project_timers(
             row.fired_at = now
             activity = attached_activity(spiff_task)
             task = open_rows.get(str(activity.id)) if activity else None
-            _mark_deadline(task, properties(spiff_task).get("deadline_state"))
-            result.fired.append(FiredTimer(timer=row, times=fired, task=task))
+            deadline_state = properties(spiff_task).get("deadline_state")
+            _mark_deadline(task, deadline_state)
+            if not (deadline_state and _marked_before(session, row)):
+                result.fired.append(FiredTimer(timer=row, times=fired, task=task))
         if spiff_task.state == TaskState.COMPLETED or timer_due(spiff_task) is None:
             row.state = "fired" if row.fired_count else "cancelled"
     waiting = {str(t.id) for t in timers if t.state == TaskState.WAITING}
@@ -176,6 +170,28 @@ def _project_timers(
             result.timers_changed = True
             row.state = "cancelled"
             row.due_at = None
+
+
+def _marked_before(session: Session, row: Timer) -> bool:
+    """The same deadline already turned yellow (or red) in this case: a task re-entered on it
+    (an extension refused, or awaiting approval) takes the colour again, but it is one event."""
+    earlier = select(Timer.id).where(
+        Timer.case_id == row.case_id,
+        Timer.kind == row.kind,
+        Timer.due_at == row.due_at,
+        Timer.fired_count > 0,
+        Timer.id != row.id,
+    )
+    return session.scalar(earlier.limit(1)) is not None
+
+
+def _deadline(spiff_task: SpiffTask) -> datetime | None:
+    """A task's deadline is the instant of the boundary timer that makes it overdue, whether
+    that timer still waits or fired in the very command that opened the task."""
+    for timer in boundary_timers(spiff_task):
+        if properties(timer).get("deadline_state") == "overdue":
+            return timer_instant(timer)
+    return None
 
 
 def _mark_deadline(task: Task | None, state: str | None) -> None:

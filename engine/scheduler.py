@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from .calendar_days import CalendarDays
 from .clock import Clock
 from .errors import Conflict, GridflowError
+from .history import record
 from .models import Timer
-from .runtime import CaseRuntime
+from .runtime import SYSTEM_ACTOR, CaseRuntime
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +72,35 @@ class TimerScheduler:
                     count = self._runtime.fire_timers(case_id)
                 except Conflict:
                     count = 0  # someone else moved the case meanwhile; the next round sees what is left
-                except GridflowError:
+                except GridflowError as exc:
                     log.exception("case %s: its timers could not fire", case_id)
+                    self._set_aside(case_id, now, str(exc))
                     failed.add(case_id)
                     continue
                 fired += count
                 if count == 0 and self._still_due(case_id, now):
                     failed.add(case_id)
+
+    def _set_aside(self, case_id: int, now: datetime, error: str) -> None:
+        """A case whose diagram fails when its timers fire: its due timers are marked failed and
+        the error is recorded, instead of being retried in a tight loop. Fixing the diagram and
+        moving the case to it (or completing its task) starts them again."""
+        with self._sessions.begin() as session:
+            rows = list(
+                session.scalars(
+                    select(Timer).where(Timer.case_id == case_id, Timer.state == "waiting", Timer.due_at <= now)
+                )
+            )
+            for row in rows:
+                row.state = "failed"
+            record(
+                session,
+                at=now,
+                actor=SYSTEM_ACTOR,
+                action="timer_failed",
+                case_id=case_id,
+                detail={"timers": [row.event for row in rows], "error": error},
+            )
 
     def _still_due(self, case_id: int, now: datetime) -> bool:
         with self._sessions() as session:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
@@ -20,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
-from .calendar import WORKING
+from .calendar import WORKING, TimeLimit
 
 if TYPE_CHECKING:
     from .serialization import Specs
@@ -63,7 +64,10 @@ class ClockedCycle(CycleTimerEventDefinition):  # type: ignore[misc]
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
             expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
-            repetitions, first, interval = _parse_cycle(expression)
+            try:
+                repetitions, first, interval = _parse_cycle(expression)
+            except ValueError as exc:
+                raise WorkflowTaskException(str(exc), task=my_task) from exc
             event_value = {"cycles": repetitions, "next": first, "interval": interval, "fired": 0}
         ready = False
         now = _now(my_task)
@@ -90,6 +94,9 @@ def _parse_cycle(expression: str) -> tuple[int, str, str]:
         raise ValueError(f"a cycle timer needs R[n]/<first instant>/<interval>, not {expression!r}")
     repetitions = int(parts[0][1:]) if parts[0][1:] else -1
     first = TimerEventDefinition.get_datetime(parts[1]).isoformat()
+    interval = TimeLimit.parse(parts[2])
+    if interval.days == 0 and interval.seconds == 0:
+        raise ValueError(f"a cycle timer's interval must be longer than zero, not {parts[2]!r}")
     return repetitions, first, parts[2]
 
 
@@ -120,8 +127,15 @@ def is_timer(spiff_task: SpiffTask) -> bool:
 
 def timer_due(spiff_task: SpiffTask) -> datetime | None:
     """The next instant this timer fires, or None when it will not fire again."""
+    if spiff_task.state != TaskState.WAITING:
+        return None
+    return timer_instant(spiff_task)
+
+
+def timer_instant(spiff_task: SpiffTask) -> datetime | None:
+    """The instant the timer was set for (a cycle: its next one), fired or not."""
     event_value: Any = spiff_task._get_internal_data("event_value")
-    if event_value is None or spiff_task.state != TaskState.WAITING:
+    if event_value is None:
         return None
     if isinstance(event_value, dict):
         return datetime.fromisoformat(event_value["next"]) if event_value["cycles"] != 0 else None

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from engine import WORKFLOWS_DIR, Gridflow
@@ -129,6 +130,8 @@ def test_an_emergency_runs_on_natural_time(api: Api, gridflow: Gridflow, clock: 
         ("reminder", "handle", "11-27 19:30"),
         ("step_up", "handle", "11-27 19:30"),
     ]
+    assert api.task("leader", case_id, "supervise")
+    assert api.task("leader", case_id, "step_up")["title"] == "升级督办（超期未办结）"
 
 
 def test_every_stage_warns_and_goes_overdue_but_only_handling_escalates(
@@ -268,3 +271,105 @@ def test_a_changed_table_and_one_escalation_step_fewer_reach_new_cases_only(
     assert "step_up" in [kind for kind, _, _ in timer_events(api, old_case)]
     assert "step_up" not in [kind for kind, _, _ in timer_events(api, new_case)]
     assert "overdue" in [kind for kind, _, _ in timer_events(api, new_case)]
+
+
+def test_an_extension_refused_after_the_deadline_is_overdue_once_with_one_supervise_task(
+    api: Api, gridflow: Gridflow, clock: ManualClock
+) -> None:
+    case_id = dispatched(api)
+    assert fire_at(gridflow, clock, "2026-11-26 09:00") == 2  # warning and overdue
+    assert api.task("leader", case_id, "supervise")
+    api.complete("jd03", case_id, "handle", action="extend", extend_by="P1D", result="需协调")
+    # The department answered: the 督办 is withdrawn; the approval task runs on the same deadline.
+    approval = api.task("leader", case_id, "approve_extension")
+    assert not api.has_task("leader", case_id, "supervise")
+    assert datetime.fromisoformat(approval["due_at"]) == local("2026-11-26 09:00")
+    assert approval["deadline_state"] == "overdue"
+
+    api.complete("leader", case_id, "approve_extension", approved=False)
+    handle = handle_task(api, case_id)
+    assert datetime.fromisoformat(handle["due_at"]) == local("2026-11-26 09:00")
+    assert handle["deadline_state"] == "overdue"
+    assert len([t for t in api.inbox("leader") if t["task"] == "supervise"]) == 1  # 督办 again, once
+    kinds = [kind for kind, _, _ in timer_events(api, case_id)]
+    assert kinds.count("overdue") == 1 and kinds.count("warning") == 1
+
+
+@pytest.mark.parametrize(
+    ("stage", "user", "warning", "deadline"),
+    [
+        ("register", "operator", "2026-11-25 09:48", "2026-11-25 10:00"),  # PT1H, warning at 80 %
+        ("dispatch", "dispatcher", "2026-11-25 09:48", "2026-11-25 10:00"),
+        ("check", "collector03", "2026-11-25 13:42", "2026-11-25 14:30"),  # PT4H over lunch
+        ("close", "operator", "2026-11-25 10:36", "2026-11-25 11:00"),  # PT2H
+    ],
+)
+def test_each_stage_turns_yellow_then_red_at_its_own_limit(
+    api: Api, gridflow: Gridflow, clock: ManualClock, stage: str, user: str, warning: str, deadline: str
+) -> None:
+    case_id = api.report("collector03", channel="collector")["id"]
+    steps = [
+        ("register", "operator", {"decision": "register"}),
+        ("dispatch", "dispatcher", {"department": "JD03"}),
+        ("handle", "jd03", {"action": "done", "result": "已处置"}),
+        ("check", "collector03", {"passed": True}),
+    ]
+    for name, who, fields in steps:
+        if name == stage:
+            break
+        api.complete(who, case_id, name, **fields)
+    task = api.task(user, case_id, stage)
+    assert datetime.fromisoformat(task["due_at"]) == local(deadline)
+    warning_at = local(warning)
+    assert fire_at(gridflow, clock, (warning_at - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M")) == 0
+    assert fire_at(gridflow, clock, warning) == 1
+    assert api.task(user, case_id, stage)["deadline_state"] == "warning"
+    assert fire_at(gridflow, clock, deadline) == 1
+    assert api.task(user, case_id, stage)["deadline_state"] == "overdue"
+    assert not api.has_task("leader", case_id)  # only handling escalates to the leader
+    assert [(kind, task) for kind, task, _ in timer_events(api, case_id)] == [
+        ("warning", stage),
+        ("overdue", stage),
+    ]
+
+
+def test_a_zero_interval_in_the_table_is_refused_at_deploy(api: Api) -> None:
+    table = (WORKFLOWS_DIR / "time_limits.dmn").read_text(encoding="utf-8")
+    broken = table.replace(
+        '<outputEntry id="time_limits_normal_out8"><text>"PT2H"</text></outputEntry>',
+        '<outputEntry id="time_limits_normal_out8"><text>"PT0M"</text></outputEntry>',
+    )
+    assert broken != table
+    refused = api.call(
+        "POST", "/api/definitions", "admin", 422,
+        data={"file": (io.BytesIO(broken.encode("utf-8")), "time_limits.dmn")}, content_type="multipart/form-data",
+    )
+    assert "reminder_interval" in refused["error"] and "longer than zero" in refused["error"]
+
+
+def test_a_timer_the_diagram_cannot_fire_is_set_aside_not_retried_in_a_loop(
+    api: Api, gridflow: Gridflow, clock: ManualClock
+) -> None:
+    diagram = (WORKFLOWS_DIR / "case_lifecycle.bpmn").read_text(encoding="utf-8")
+    # The warning path of handle runs a script that fails only when the warning fires.
+    broken = re.sub(
+        r'<bpmn:endEvent id="handle_warned" name="">\s*'
+        r"<bpmn:incoming>f_handle_warning</bpmn:incoming>\s*</bpmn:endEvent>",
+        '<bpmn:scriptTask id="handle_warned" name="通知"><bpmn:incoming>f_handle_warning</bpmn:incoming>'
+        "<bpmn:script>notified = 1 / 0</bpmn:script></bpmn:scriptTask>",
+        diagram,
+    )
+    assert broken != diagram
+    api.call(
+        "POST", "/api/definitions", "admin", 201,
+        data={"file": (io.BytesIO(broken.encode("utf-8")), "case_lifecycle.bpmn")}, content_type="multipart/form-data",
+    )
+    case_id = dispatched(api)
+    assert fire_at(gridflow, clock, "2026-11-25 16:30") == 0
+    failures = [e for e in api.case(case_id)["history"] if e["action"] == "timer_failed"]
+    assert len(failures) == 1
+    assert failures[0]["detail"]["timers"] == ["handle_warning"]
+    assert "division by zero" in failures[0]["detail"]["error"]
+    assert gridflow.timers.next_due() is None or gridflow.timers.next_due() > clock.now()
+    assert fire_at(gridflow, clock, "2026-11-25 16:35") == 0
+    assert len([e for e in api.case(case_id)["history"] if e["action"] == "timer_failed"]) == 1
