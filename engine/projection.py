@@ -4,6 +4,7 @@ row (so an inbox never loads a workflow), each waiting timer a Timer row with it
 diagram. Timers that fired are reported so the command can record them and mark their task."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -150,8 +151,8 @@ def _project_timers(
             session.add(row)
             result.timers_changed = True
         fired = times_fired(spiff_task) - row.fired_count
-        if spiff_task.state == TaskState.WAITING:  # a fired row keeps the instant it was due
-            row.due_at = timer_due(spiff_task)
+        if spiff_task.state == TaskState.WAITING or row.due_at is None:
+            row.due_at = timer_instant(spiff_task)  # a fired row keeps the instant it was due
         if fired > 0:
             result.timers_changed = True
             row.fired_count += fired
@@ -160,7 +161,7 @@ def _project_timers(
             task = open_rows.get(str(activity.id)) if activity else None
             deadline_state = properties(spiff_task).get("deadline_state")
             _mark_deadline(task, deadline_state)
-            if not (deadline_state and _marked_before(session, row)):
+            if not (deadline_state and _marked_before(row, rows.values())):
                 result.fired.append(FiredTimer(timer=row, times=fired, task=task))
         if spiff_task.state == TaskState.COMPLETED or timer_due(spiff_task) is None:
             row.state = "fired" if row.fired_count else "cancelled"
@@ -172,17 +173,13 @@ def _project_timers(
             row.due_at = None
 
 
-def _marked_before(session: Session, row: Timer) -> bool:
+def _marked_before(row: Timer, case_timers: Iterable[Timer]) -> bool:
     """The same deadline already turned yellow (or red) in this case: a task re-entered on it
     (an extension refused, or awaiting approval) takes the colour again, but it is one event."""
-    earlier = select(Timer.id).where(
-        Timer.case_id == row.case_id,
-        Timer.kind == row.kind,
-        Timer.due_at == row.due_at,
-        Timer.fired_count > 0,
-        Timer.id != row.id,
+    return any(
+        other is not row and other.kind == row.kind and other.due_at == row.due_at and other.fired_count > 0
+        for other in case_timers
     )
-    return session.scalar(earlier.limit(1)) is not None
 
 
 def _deadline(spiff_task: SpiffTask) -> datetime | None:
