@@ -123,6 +123,9 @@ class CaseRuntime:
             case = session.get(Case, row.case_id)
             assert case is not None
             workflow = self._load(session, case)
+            # What fell due before this instant happens first, as if the scheduler had been
+            # exact: a late answer is still recorded overdue (and an interrupting timer wins).
+            self._run(workflow, refresh_timers=True)
             spiff_task = workflow.get_task_from_id(UUID(row.spiff_task_id))
             if spiff_task is None or spiff_task.state != TaskState.READY:
                 raise Conflict(f"task {task_id} is no longer waiting")

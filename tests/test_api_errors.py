@@ -193,10 +193,10 @@ def test_two_completions_loaded_together_one_wins_even_when_the_status_stays(
     both_loaded = threading.Barrier(2)
     run = CaseRuntime._run
 
-    def run_when_both_loaded(workflow: Any, completed: Any = None) -> None:
+    def run_when_both_loaded(workflow: Any, completed: Any = None, refresh_timers: bool = False) -> None:
         if completed is not None:
             both_loaded.wait(timeout=10)
-        run(workflow, completed)
+        run(workflow, completed, refresh_timers)
 
     monkeypatch.setattr(CaseRuntime, "_run", staticmethod(run_when_both_loaded))
     answers: list[tuple[bool, int]] = []

@@ -373,3 +373,18 @@ def test_a_timer_the_diagram_cannot_fire_is_set_aside_not_retried_in_a_loop(
     assert gridflow.timers.next_due() is None or gridflow.timers.next_due() > clock.now()
     assert fire_at(gridflow, clock, "2026-11-25 16:35") == 0
     assert len([e for e in api.case(case_id)["history"] if e["action"] == "timer_failed"]) == 1
+
+
+def test_a_late_answer_before_the_scheduler_woke_is_still_recorded_overdue(
+    api: Api, gridflow: Gridflow, clock: ManualClock
+) -> None:
+    case_id = dispatched(api)
+    clock.set(local("2026-11-26 10:00"))  # past the deadline; no scheduler has fired anything yet
+    api.complete("jd03", case_id, "handle", action="done", result="已清理")
+    history = api.case(case_id)["history"]
+    assert [(e["action"], e["task"]) for e in history[-3:]] == [
+        ("timer", "handle_warning"),
+        ("timer", "handle_overdue"),
+        ("complete", "handle"),
+    ]
+    assert not api.has_task("leader", case_id)  # the 督办 it opened was withdrawn by the answer
