@@ -134,6 +134,22 @@ class BusinessCalendar:
         left = (limit.days * self.working_day_seconds + limit.seconds) * (1 - share)
         return self._subtract_working_seconds(deadline.astimezone(self.tz), round(left)).astimezone(UTC)
 
+    def working_seconds_between(self, start: datetime, end: datetime) -> int:
+        """Working time from start to end; negative when end is before start (time overdue)."""
+        if end < start:
+            return -self.working_seconds_between(end, start)
+        local_start, local_end = start.astimezone(self.tz), end.astimezone(self.tz)
+        total = timedelta()
+        day = local_start.date()
+        while day <= local_end.date():
+            if self.is_working_day(day):
+                for period_start, period_end in self.working_hours:
+                    overlap = min(local_end, self._at(day, period_end)) - max(local_start, self._at(day, period_start))
+                    if overlap > timedelta():
+                        total += overlap
+            day += timedelta(days=1)
+        return int(total.total_seconds())
+
     def _at(self, day: date, clock_time: time) -> datetime:
         return datetime.combine(day, clock_time, tzinfo=self.tz)
 

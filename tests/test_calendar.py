@@ -98,3 +98,9 @@ def test_working_hours_read_as_the_office_writes_them() -> None:
     assert parse_working_hours("08:30-12:00, 13:30-17:30") == ((time(8, 30), time(12, 0)), (time(13, 30), time(17, 30)))
     with pytest.raises(ValueError, match="08:30-12:00"):
         parse_working_hours("morning")
+
+
+def test_working_time_between_two_instants() -> None:
+    assert CALENDAR.working_seconds_between(local("2026-11-27 16:30"), local("2026-11-30 09:30")) == 2 * 3600
+    assert CALENDAR.working_seconds_between(local("2026-11-30 09:30"), local("2026-11-27 16:30")) == -2 * 3600
+    assert CALENDAR.working_seconds_between(local("2026-11-25 11:00"), local("2026-11-25 14:00")) == 90 * 60

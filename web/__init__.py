@@ -6,7 +6,9 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request, session
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from engine import Gridflow, Settings
@@ -47,11 +49,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["gridflow"] = gridflow
 
-    from . import api
+    from . import api, auth, cases, inbox
 
+    # Pages post forms with a session cookie: CSRF tokens on every form. The API authenticates
+    # each call with a Bearer token and no cookie, so it has nothing to forge.
+    csrf = CSRFProtect(app)
+    csrf.exempt(api.bp)
+    # Chinese is the source language of every string; other languages come from catalogues.
+    Babel(app, locale_selector=_language)
     app.register_blueprint(api.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(inbox.bp)
+    app.register_blueprint(cases.bp)
     app.register_error_handler(HTTPException, api.http_error)
     return app
+
+
+def _language() -> str:
+    return str(session.get("language") or request.accept_languages.best_match(["zh", "en"]) or "zh")
 
 
 def _instance_secret(instance: Path) -> str:

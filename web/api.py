@@ -5,7 +5,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
@@ -97,10 +97,12 @@ def _engine_error(error: GridflowError) -> tuple[Response, int]:
     return jsonify(body), _STATUS.get(type(error), 400)
 
 
-def http_error(error: HTTPException) -> tuple[Response, int] | HTTPException:
+def http_error(error: HTTPException) -> Any:
     """Registered on the app: routing errors (404, 405, 413) never reach a blueprint."""
     if request.path.startswith(bp.url_prefix or "/api"):
         return jsonify({"error": error.description}), error.code or 500
+    if error.code == 403:
+        return render_template("errors/403.html"), 403
     return error
 
 

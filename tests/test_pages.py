@@ -1,0 +1,179 @@
+"""The pages in a real browser: Debian's chromium driven by Playwright against a live server on
+a real SQLite file, with CSRF on. A case walks from report to close through the pages only."""
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from engine.clock import ManualClock
+from web import create_app
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright never downloads a browser here
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+
+
+@pytest.fixture
+def server(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[str]:
+    app = create_app(
+        {"DATABASE_URL": database_url, "CLOCK": clock, "SECRET_KEY": "pages", "INSTANCE_PATH": str(tmp_path / "i")}
+    )
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{http.server_port}"
+    http.shutdown()
+    app.extensions["gridflow"].close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        yield browser
+        browser.close()
+
+
+class Office:
+    """Each person in a browser context of their own, logged in through the login page."""
+
+    def __init__(self, browser: Browser, base: str) -> None:
+        self.browser = browser
+        self.base = base
+        self.pages: dict[str, Page] = {}
+
+    def person(self, username: str) -> Page:
+        if username not in self.pages:
+            page = self.browser.new_context(locale="zh-CN").new_page()
+            page.goto(f"{self.base}/login")
+            page.fill("input[name=username]", username)
+            page.fill("input[name=password]", "demo")
+            page.click("button[type=submit]")
+            expect(page.locator("h1")).to_contain_text("我的待办")
+            self.pages[username] = page
+        return self.pages[username]
+
+    def open_task(self, username: str, case_id: int, task: str) -> Page:
+        page = self.person(username)
+        page.goto(f"{self.base}/")
+        page.locator(f"tr.task[data-case='{case_id}'][data-task='{task}'] a.open-task").click()
+        expect(page.locator("#task-form")).to_be_visible()
+        return page
+
+    def status(self, case_id: int) -> str:
+        page = self.person("operator")
+        page.goto(f"{self.base}/cases/{case_id}")
+        return page.locator("#case-status").get_attribute("data-status") or ""
+
+
+@pytest.fixture
+def office(browser: Browser, server: str) -> Office:
+    return Office(browser, server)
+
+
+def submit(page: Page) -> None:
+    page.click("#task-form button[type=submit]")
+
+
+def test_a_case_walks_from_report_to_close_through_the_pages(office: Office) -> None:
+    collector = office.person("collector03")
+    collector.click("text=上报")
+    collector.select_option("select[name=category]", "SJ0502")
+    collector.select_option("select[name=grid]", "03-02")
+    collector.fill("input[name=address]", "人民路 18 号")
+    collector.fill("textarea[name=description]", "商户店外摆放货架")
+    collector.click("form.card button[type=submit]")
+    expect(collector.locator("#case-status")).to_have_text("待立案")
+    case_id = int(re.search(r"/cases/(\d+)", collector.url).group(1))  # type: ignore[union-attr]
+
+    page = office.open_task("operator", case_id, "register")
+    page.check("input[name=decision][value=register]")
+    submit(page)
+    expect(page.locator(".flash")).to_contain_text("已办理")
+
+    page = office.open_task("dispatcher", case_id, "dispatch")
+    expect(page.locator("select[name=department]")).to_have_value("JD03")  # 后属地: the suggestion
+    page.select_option("select[name=department]", "CGJ")
+    submit(page)
+
+    page = office.open_task("cgj", case_id, "handle")
+    page.check("input[name=action][value=return]")
+    page.fill("textarea[name=result]", "非本部门职责")
+    submit(page)
+    assert office.status(case_id) == "dispatching"
+
+    page = office.open_task("dispatcher", case_id, "dispatch")
+    submit(page)  # the suggested street office
+    for passed in (False, True):  # a failed check sends it back for rework
+        page = office.open_task("jd03", case_id, "handle")
+        page.check("input[name=action][value=done]")
+        page.fill("textarea[name=result]", "已清理")
+        submit(page)
+        page = office.open_task("collector03", case_id, "check")
+        page.check(f"input[name=passed][value={'true' if passed else 'false'}]")
+        submit(page)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    office.person("operator").goto(f"{office.base}/")
+    office.person("operator").screenshot(path=str(SCREENSHOTS / "inbox.png"), full_page=True)
+    page = office.open_task("operator", case_id, "close")
+    page.screenshot(path=str(SCREENSHOTS / "task.png"), full_page=True)
+    submit(page)
+    assert office.status(case_id) == "closed"
+    office.person("operator").screenshot(path=str(SCREENSHOTS / "case.png"), full_page=True)
+    timeline = office.person("operator").locator("ol.timeline li")
+    expect(timeline).to_have_count(10)  # report, register, 2 dispatches, return, 2 handles, 2 checks, close
+
+
+def test_a_department_cannot_open_another_departments_task(office: Office) -> None:
+    collector = office.person("collector03")
+    collector.click("text=上报")
+    collector.select_option("select[name=category]", "SJ0502")
+    collector.select_option("select[name=grid]", "03-02")
+    collector.fill("input[name=address]", "人民路 18 号")
+    collector.fill("textarea[name=description]", "店外经营")
+    collector.click("form.card button[type=submit]")
+    case_id = int(re.search(r"/cases/(\d+)", collector.url).group(1))  # type: ignore[union-attr]
+    page = office.open_task("operator", case_id, "register")
+    page.check("input[name=decision][value=register]")
+    submit(page)
+    page = office.open_task("dispatcher", case_id, "dispatch")
+    submit(page)
+    handle = office.open_task("jd03", case_id, "handle")
+    task_url = handle.url
+
+    other = office.person("cgj")
+    answer = other.goto(task_url)
+    assert answer is not None and answer.status == 403
+    expect(other.locator("#forbidden")).to_have_text("无权访问")
+    assert office.status(case_id) == "handling"
+    handle.reload()
+    expect(handle.locator("#task-form")).to_be_visible()  # still open for its own department
+
+
+def test_a_form_error_shows_beside_its_field(office: Office) -> None:
+    collector = office.person("collector03")
+    collector.click("text=上报")
+    collector.select_option("select[name=category]", "BJ0101")
+    collector.select_option("select[name=grid]", "03-01")
+    collector.fill("textarea[name=description]", "井盖缺失")
+    collector.click("form.card button[type=submit]")  # no address: the server names the field
+    expect(collector.locator("#error-address")).to_contain_text("required")
+    expect(collector.locator("textarea[name=description]")).to_have_value("井盖缺失")  # nothing lost
+
+    collector.fill("input[name=address]", "解放路 3 号")
+    collector.click("form.card button[type=submit]")
+    case_id = int(re.search(r"/cases/(\d+)", collector.url).group(1))  # type: ignore[union-attr]
+    page = office.open_task("operator", case_id, "register")
+    page.check("input[name=decision][value=reject]")
+    submit(page)
+    error = page.locator(".field[data-field=reason] #error-reason")
+    expect(error).to_contain_text("必填")
+    assert office.status(case_id) == "registering"

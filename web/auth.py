@@ -1,0 +1,63 @@
+"""Logging in and out of the pages (a session cookie; the API uses tokens instead)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from engine import Gridflow
+from engine.errors import NotFound
+
+bp = Blueprint("auth", __name__)
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def engine() -> Gridflow:
+    return cast(Gridflow, current_app.extensions["gridflow"])
+
+
+@bp.before_app_request
+def load_user() -> None:
+    g.user = None
+    user_id = session.get("user_id")
+    if user_id is not None:
+        try:
+            g.user = engine().directory.user(user_id)
+        except NotFound:
+            session.clear()
+
+
+def login_required(view: View) -> View:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.user is None:
+            return redirect(url_for("auth.login", next=request.path))
+        return view(*args, **kwargs)
+
+    return cast(View, wrapped)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    error = None
+    if request.method == "POST":
+        user = engine().directory.authenticate(request.form.get("username", ""), request.form.get("password", ""))
+        if user is None:
+            error = _("用户名或密码错误")
+        else:
+            session.clear()
+            session["user_id"] = user.id
+            target = request.args.get("next", "")
+            local = target.startswith("/") and not target.startswith("//")  # never off-site
+            return redirect(target if local else url_for("inbox.index"))
+    return render_template("auth/login.html", error=error)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    session.clear()
+    return redirect(url_for("auth.login"))

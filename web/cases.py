@@ -1,0 +1,124 @@
+"""上报 (report a problem), the case page, and the task page with the form its BPMN task defines."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from engine.errors import Conflict, Forbidden, InvalidField, NotFound
+from engine.runtime import CHANNELS, URGENCIES
+
+from .auth import engine, login_required
+from .pages import STATUS_NAMES
+
+bp = Blueprint("cases", __name__)
+
+
+def _local(instant: str | None) -> str:
+    if not instant:
+        return ""
+    return datetime.fromisoformat(instant).astimezone(engine().calendar.tz).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_context_processor
+def helpers() -> dict[str, Any]:
+    return {"local_time": _local, "status_name": lambda s: STATUS_NAMES.get(s, s)}
+
+
+@bp.route("/report", methods=["GET", "POST"])
+@login_required
+def report() -> str | Response | tuple[str, int]:
+    gridflow = engine()
+    values = request.form.to_dict() if request.method == "POST" else {}
+    if request.method == "POST":
+        try:
+            case_id = gridflow.runtime.report_case(g.user.id, values)
+        except InvalidField as error:
+            return _report_page(values, {error.field: error.reason}), 422
+        flash(_("已上报"))
+        return redirect(url_for("cases.case", case_id=case_id))
+    default_channel = "collector" if "collector" in g.user.role_names else "hotline"
+    return _report_page({"channel": default_channel, "urgency": "normal"}, {})
+
+
+def _report_page(values: dict[str, str], errors: dict[str, str]) -> str:
+    gridflow = engine()
+    categories: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for category in gridflow.directory.categories():
+        family = _("部件") if category["family"] == "component" else _("事件")
+        categories.setdefault(family, {}).setdefault(category["class_name"], []).append(category)
+    return render_template(
+        "cases/report.html",
+        categories=categories,
+        grids=gridflow.directory.grids(),
+        urgencies=URGENCIES,
+        channels=CHANNELS,
+        values=values,
+        errors=errors,
+    )
+
+
+@bp.get("/cases/<int:case_id>")
+@login_required
+def case(case_id: int) -> str:
+    try:
+        found = engine().cases.case(case_id, g.user.id)
+    except Forbidden:
+        abort(403)
+    except NotFound:
+        abort(404)
+    return render_template("cases/case.html", case=found)
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
+@login_required
+def task(task_id: int) -> str | Response | tuple[str, int]:
+    gridflow = engine()
+    try:
+        form = gridflow.runtime.task_form(g.user.id, task_id)
+    except Forbidden:
+        abort(403)
+    except NotFound:
+        abort(404)
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {f["name"]: f["default"] for f in form["fields"]}
+    if request.method == "POST":
+        submitted = _submitted(form["fields"])
+        values = dict(submitted)
+        try:
+            gridflow.runtime.complete_task(g.user.id, task_id, submitted)
+        except InvalidField as error:
+            errors[error.field] = error.reason
+        except Conflict as error:
+            flash(_("此任务已被处理或案件已变更，请刷新后重试：") + str(error))
+            return redirect(url_for("inbox.index"))
+        else:
+            flash(_("已办理：") + form["title"])
+            return redirect(url_for("inbox.index"))
+    case_view = gridflow.cases.case(form["case_id"], g.user.id)
+    page = render_template(
+        "tasks/task.html",
+        form=form,
+        case=case_view,
+        values=values,
+        errors=errors,
+        departments=gridflow.directory.departments(),
+    )
+    return (page, 422) if errors else page
+
+
+def _submitted(fields: list[dict[str, Any]]) -> dict[str, Any]:
+    """Form posts are strings; the engine checks types, so booleans become booleans here."""
+    submitted: dict[str, Any] = {}
+    for field in fields:
+        raw = request.form.get(field["name"])
+        if raw is None or raw == "":
+            continue
+        if field["type"] == "boolean":
+            submitted[field["name"]] = {"true": True, "false": False}.get(raw, raw)
+        else:
+            submitted[field["name"]] = raw
+    return submitted

@@ -1,0 +1,37 @@
+"""Words and numbers the pages share: status names, time left in working time."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+STATUS_NAMES = {
+    "verifying": _l("待核实"),
+    "registering": _l("待立案"),
+    "dispatching": _l("待派遣"),
+    "handling": _l("处置中"),
+    "checking": _l("待核查"),
+    "closing": _l("待结案"),
+    "closed": _l("已结案"),
+    "rejected": _l("不予立案"),
+}
+LIGHTS = {"normal": "green", "warning": "yellow", "overdue": "red"}
+
+
+def duration_words(seconds: int) -> str:
+    minutes = abs(seconds) // 60
+    days, rest = divmod(minutes, 60 * 24)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days}天" if days else "", f"{hours}小时" if hours else ""]
+    if minutes or not (days or hours):
+        parts.append(f"{minutes}分钟")
+    return "".join(parts)
+
+
+def time_left(gridflow: Any, due_at: str | None, now: datetime) -> dict[str, Any] | None:
+    """Working time left before a deadline, or overdue since it (as the office counts time)."""
+    if due_at is None:
+        return None
+    seconds = gridflow.calendar.working_seconds_between(now, datetime.fromisoformat(due_at))
+    return {"overdue": seconds < 0, "words": duration_words(seconds), "seconds": seconds}
