@@ -54,18 +54,43 @@ class Inbox:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def tasks_for(self, user_id: int, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
-        """The user's open tasks, the nearest deadline first (tasks without one last)."""
+    def tasks_for(
+        self,
+        user_id: int,
+        limit: int = 200,
+        offset: int = 0,
+        stage: str | None = None,
+        department: str | None = None,
+        grid: str | None = None,
+        category: str | None = None,
+        search: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The user's open tasks, the nearest deadline first (tasks without one last), narrowed
+        by stage (BPMN task id), department, grid, category, or a case number / address fragment."""
         with self._sessions() as session:
             user = session.get(User, user_id)
             if user is None:
                 raise NotFound(f"user {user_id} does not exist")
-            rows = session.execute(
-                select(Task, Case.case_no)
+            query = (
+                select(Task, Case.case_no, Case.address, Case.grid_code, Case.category_code)
                 .join(Case, Case.id == Task.case_id)
                 .where(Task.state == "open", scope(user))
-                .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
-                .limit(limit)
-                .offset(offset)
             )
-            return [task_as_dict(task, case_no) for task, case_no in rows]
+            if stage:
+                query = query.where(Task.task == stage)
+            if department:
+                query = query.where(Case.department_code == department)
+            if grid:
+                query = query.where(Case.grid_code == grid)
+            if category:
+                query = query.where(Case.category_code == category)
+            if search:
+                pattern = f"%{search}%"
+                query = query.where(or_(Case.case_no.like(pattern), Case.address.like(pattern)))
+            rows = session.execute(
+                query.order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(limit).offset(offset)
+            )
+            return [
+                task_as_dict(task, case_no) | {"address": address, "grid": grid_code, "category": category_code}
+                for task, case_no, address, grid_code, category_code in rows
+            ]

@@ -13,6 +13,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -152,6 +153,43 @@ class CaseRuntime:
         self._notify(projection)
         return sum(f.times for f in projection.fired)
 
+    def claim_task(self, user_id: int, task_id: int) -> None:
+        """Take a task that several people share (a lane, not a person) so others stop seeing it."""
+        self._assign(user_id, task_id, claim=True)
+
+    def release_task(self, user_id: int, task_id: int) -> None:
+        """Give a claimed task back to everyone in its lane."""
+        self._assign(user_id, task_id, claim=False)
+
+    def _assign(self, user_id: int, task_id: int, claim: bool) -> None:
+        with self._command() as (session, now):
+            user = _user(session, user_id)
+            row = session.get(Task, task_id)
+            if row is None:
+                raise NotFound(f"task {task_id} does not exist")
+            if not may_act(user, row):
+                raise Forbidden("this task is not yours")
+            held_by = Task.assignee_id.is_(None) if claim else Task.assignee_id == user.id
+            # A conditional UPDATE: of two people claiming at once, one gets the task.
+            result = session.execute(
+                update(Task)
+                .where(Task.id == task_id, Task.state == "open", held_by)
+                .values(assignee_id=user.id if claim else None)
+                .execution_options(synchronize_session=False)
+            )
+            changed = getattr(result, "rowcount", 0)
+            if changed != 1:
+                raise Conflict("the task was claimed, released or finished meanwhile")
+            record(
+                session,
+                at=now,
+                actor=user.username,
+                action="claim" if claim else "release",
+                case_id=row.case_id,
+                task=row.task,
+                detail={"task_id": task_id},
+            )
+
     def _notify(self, projection: Projection) -> None:
         """After commit: tell the scheduler when a command changed the case's timers."""
         if projection.timers_changed:
@@ -178,7 +216,16 @@ class CaseRuntime:
                 for spec in _form(spiff_task).values():
                     default = evaluate(self._script_engine, spiff_task, spec.default) if spec.default else None
                     fields.append(spec.as_dict() | {"default": default})
-            return {"id": row.id, "case_id": row.case_id, "task": row.task, "title": row.title, "fields": fields}
+            return {
+                "id": row.id,
+                "case_id": row.case_id,
+                "task": row.task,
+                "title": row.title,
+                "role": row.role,
+                "assignee_id": row.assignee_id,
+                "state": row.state,
+                "fields": fields,
+            }
 
     # --- the transaction boundary -----------------------------------------------------------
 

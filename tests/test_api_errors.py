@@ -246,3 +246,28 @@ def test_case_reads_are_scoped_to_the_reader(api: Api) -> None:
         assert api.get("/api/cases", outsider)["total"] == 0
     assert api.get("/api/cases", "jd03")["total"] == 1
     assert api.call("GET", "/api/cases/999", "operator", expect=404)["error"]
+
+
+def test_a_shared_task_is_claimed_by_one_person_and_released_to_all(api: Api) -> None:
+    case_id = api.report("collector03", channel="collector", address="解放路 9 号")["id"]
+    register = api.task("operator", case_id, "register")
+    claimed = api.call("POST", f"/api/tasks/{register['id']}/claim", "operator")
+    assert claimed["assignee_id"] is not None
+    assert api.call("POST", f"/api/tasks/{register['id']}/claim", "operator", expect=409)["error"]
+    assert api.call("POST", f"/api/tasks/{register['id']}/claim", "dispatcher", expect=403)["error"]
+    assert api.call("POST", f"/api/tasks/{register['id']}/release", "operator")["assignee_id"] is None
+    assert [e["action"] for e in api.case(case_id)["history"]][-2:] == ["claim", "release"]
+
+
+def test_the_inbox_filters_by_stage_grid_category_and_address(api: Api) -> None:
+    report = {"channel": "collector"}
+    first = api.report("collector03", grid="03-01", category="BJ0101", address="解放路 9 号", **report)["id"]
+    second = api.report("collector03", grid="03-02", category="SJ0502", address="人民路 1 号", **report)["id"]
+
+    def ids(query: str) -> list[int]:
+        return [t["case_id"] for t in api.get(f"/api/tasks?{query}", "operator")]
+    assert sorted(ids("stage=register")) == [first, second]
+    assert ids("grid=03-01") == [first]
+    assert ids("category=SJ0502") == [second]
+    assert ids("q=解放路") == [first]
+    assert ids("q=20261125-0002") == [second]

@@ -177,3 +177,20 @@ def test_a_form_error_shows_beside_its_field(office: Office) -> None:
     error = page.locator(".field[data-field=reason] #error-reason")
     expect(error).to_contain_text("必填")
     assert office.status(case_id) == "registering"
+
+
+def test_a_shared_task_is_claimed_and_released_from_the_inbox(office: Office) -> None:
+    collector = office.person("collector03")
+    collector.click("text=上报")
+    collector.select_option("select[name=category]", "BJ0101")
+    collector.select_option("select[name=grid]", "03-01")
+    collector.fill("input[name=address]", "解放路 3 号")
+    collector.fill("textarea[name=description]", "井盖缺失")
+    collector.click("form.card button[type=submit]")
+    operator = office.person("operator")
+    operator.goto(f"{office.base}/?q=解放路")
+    operator.click("tr.task[data-task=register] button.claim")
+    expect(operator.locator(".flash")).to_contain_text("已签收")
+    expect(operator.locator("tr.task[data-task=register] button.release")).to_be_visible()
+    operator.click("tr.task[data-task=register] button.release")
+    expect(operator.locator("tr.task[data-task=register] button.claim")).to_be_visible()

@@ -186,7 +186,18 @@ def cases() -> Response:
 @bp.get("/tasks")
 @login_required
 def inbox() -> Response:
-    return jsonify(engine().inbox.tasks_for(g.user.id, limit=_int_arg("limit", 200), offset=_int_arg("offset", 0)))
+    return jsonify(
+        engine().inbox.tasks_for(
+            g.user.id,
+            limit=_int_arg("limit", 200),
+            offset=_int_arg("offset", 0),
+            stage=request.args.get("stage") or None,
+            department=request.args.get("department") or None,
+            grid=request.args.get("grid") or None,
+            category=request.args.get("category") or None,
+            search=request.args.get("q") or None,
+        )
+    )
 
 
 @bp.get("/tasks/<int:task_id>")
@@ -254,3 +265,17 @@ def remove_calendar_day(day: str) -> tuple[str, int]:
 def _admin_only(what: str) -> None:
     if "admin" not in g.user.role_names:
         raise Forbidden(f"only an administrator {what}")
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+@login_required
+def claim_task(task_id: int) -> Response:
+    engine().runtime.claim_task(g.user.id, task_id)
+    return jsonify(engine().runtime.task_form(g.user.id, task_id))
+
+
+@bp.post("/tasks/<int:task_id>/release")
+@login_required
+def release_task(task_id: int) -> Response:
+    engine().runtime.release_task(g.user.id, task_id)
+    return jsonify(engine().runtime.task_form(g.user.id, task_id))

@@ -110,6 +110,33 @@ def task(task_id: int) -> str | Response | tuple[str, int]:
     return (page, 422) if errors else page
 
 
+@bp.post("/tasks/<int:task_id>/claim")
+@login_required
+def claim(task_id: int) -> Response:
+    return _assign(task_id, claim=True)
+
+
+@bp.post("/tasks/<int:task_id>/release")
+@login_required
+def release(task_id: int) -> Response:
+    return _assign(task_id, claim=False)
+
+
+def _assign(task_id: int, claim: bool) -> Response:
+    runtime = engine().runtime
+    try:
+        (runtime.claim_task if claim else runtime.release_task)(g.user.id, task_id)
+    except Forbidden:
+        abort(403)
+    except NotFound:
+        abort(404)
+    except Conflict:
+        flash(_("此任务已被他人签收或已办结"))
+    else:
+        flash(_("已签收") if claim else _("已退回任务池"))
+    return redirect(request.referrer or url_for("inbox.index"))
+
+
 def _submitted(fields: list[dict[str, Any]]) -> dict[str, Any]:
     """Form posts are strings; the engine checks types, so booleans become booleans here."""
     submitted: dict[str, Any] = {}

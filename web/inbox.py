@@ -16,14 +16,18 @@ bp = Blueprint("inbox", __name__)
 def index() -> str:
     gridflow = engine()
     now = gridflow.clock.now()
-    query = request.args.get("q", "").strip()
-    stage = request.args.get("stage", "")
-    tasks = gridflow.inbox.tasks_for(g.user.id, limit=1000)
-    stages = sorted({(t["task"], t["title"]) for t in tasks})
-    if stage:
-        tasks = [t for t in tasks if t["task"] == stage]
-    if query:
-        tasks = [t for t in tasks if query in t["case_no"]]
+    filters = {name: request.args.get(name, "").strip() for name in ("stage", "department", "grid", "category", "q")}
+    everything = gridflow.inbox.tasks_for(g.user.id, limit=1000)
+    stages = sorted({(t["task"], t["title"]) for t in everything})
+    tasks = gridflow.inbox.tasks_for(
+        g.user.id,
+        limit=1000,
+        stage=filters["stage"] or None,
+        department=filters["department"] or None,
+        grid=filters["grid"] or None,
+        category=filters["category"] or None,
+        search=filters["q"] or None,
+    )
     for task in tasks:
         task["light"] = LIGHTS.get(task["deadline_state"], "green")
         task["left"] = time_left(gridflow, task["due_at"], now)
@@ -32,4 +36,12 @@ def index() -> str:
             if task["due_at"]
             else ""
         )
-    return render_template("inbox/index.html", tasks=tasks, stages=stages, stage=stage, query=query)
+    return render_template(
+        "inbox/index.html",
+        tasks=tasks,
+        stages=stages,
+        filters=filters,
+        departments=gridflow.directory.departments(),
+        grids=gridflow.directory.grids(),
+        categories=gridflow.directory.categories(),
+    )
