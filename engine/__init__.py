@@ -7,6 +7,8 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import make_url
+
 from .calendar import DEFAULT_WORKING_HOURS, BusinessCalendar
 from .calendar_days import CalendarDays
 from .cases import CaseQueries
@@ -14,6 +16,7 @@ from .clock import Clock, SystemClock
 from .db import connect, session_factory, upgrade_schema
 from .directory import Directory
 from .inbox import Inbox
+from .photos import PhotoStore
 from .repository import DefinitionRepository
 from .runtime import CaseRuntime
 from .scheduler import TimerScheduler
@@ -29,6 +32,7 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     working_hours: tuple[tuple[time, time], ...] = DEFAULT_WORKING_HOURS
     timer_sweep_seconds: float = 60.0
+    photo_dir: Path | None = None  # default: beside the SQLite file, else ./instance/photos
     clock: Clock = field(default_factory=SystemClock)
 
 
@@ -45,6 +49,7 @@ class Gridflow:
         self.sessions = session_factory(self.db)
         self.calendar = BusinessCalendar(settings.timezone, settings.working_hours)
         self.calendar_days = CalendarDays(self.sessions, self.calendar, self.clock)
+        self.photos = PhotoStore(settings.photo_dir or _photo_dir_beside(settings.database_url))
         codec = WorkflowCodec()
         self.repository = DefinitionRepository(self.sessions, self.clock, codec)
         self.directory = Directory(self.sessions)
@@ -56,6 +61,7 @@ class Gridflow:
             self.repository,
             codec,
             GridflowScriptEngine(self.calendar, self.clock),
+            self.photos,
         )
         self.timers = TimerScheduler(
             self.sessions, self.runtime, self.clock, self.calendar_days, sweep_seconds=settings.timer_sweep_seconds
@@ -75,3 +81,10 @@ class Gridflow:
     def close(self) -> None:
         self.timers.stop()
         self.db.dispose()
+
+
+def _photo_dir_beside(database_url: str) -> Path:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).resolve().parent / "photos"
+    return Path("instance") / "photos"

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .errors import Forbidden, InvalidField, NotFound
 from .history import case_history
 from .inbox import task_as_dict
-from .models import Case, Category, Department, Grid, ProcessVersion, Task, User
+from .models import Case, CasePhoto, Category, Department, Grid, ProcessVersion, Task, User
 
 PAGE_SIZE_MAX = 200
 # The two centres and the leaders see every case; others see what concerns them.
@@ -47,11 +47,36 @@ class CaseQueries:
             tasks = session.scalars(select(Task).where(Task.case_id == case.id).order_by(Task.id))
             process = session.get(ProcessVersion, case.process_version_id)
             assert process is not None
+            photos = session.scalars(select(CasePhoto).where(CasePhoto.case_id == case.id).order_by(CasePhoto.id))
             return _case_summary(session, case) | {
                 "process": {"id": process.process_id, "version": process.version},
+                "photos": [
+                    {
+                        "sha256": p.sha256,
+                        "content_type": p.content_type,
+                        "size": p.size,
+                        "uploaded_by": p.uploaded_by,
+                        "uploaded_at": p.uploaded_at.isoformat(),
+                    }
+                    for p in photos
+                ],
                 "tasks": [task_as_dict(t, case.case_no) for t in tasks if t.state == "open"],
                 "history": case_history(session, case.id),
             }
+
+    def photo(self, sha256: str, reader_id: int) -> tuple[str, str]:
+        """(sha256, content type) of a photo of a case the reader may read."""
+        with self._sessions() as session:
+            reader = _reader(session, reader_id)
+            row = session.execute(
+                select(CasePhoto.sha256, CasePhoto.content_type)
+                .join(Case, Case.id == CasePhoto.case_id)
+                .where(CasePhoto.sha256 == sha256, readable_by(reader))
+                .limit(1)
+            ).first()
+            if row is None:
+                raise NotFound("no such photo among the cases you may read")
+            return row[0], row[1]
 
     def page(
         self,

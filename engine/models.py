@@ -201,6 +201,21 @@ class Task(Base):
     completed_by: Mapped[str | None] = mapped_column(String(64))
 
 
+class CasePhoto(Base):
+    """A photo of a case. The bytes live on disk under their SHA-256 (beside the database);
+    the row says whose case, who took it, when, and the hash to check the file against."""
+
+    __tablename__ = "case_photo"
+    __table_args__ = (Index("ix_case_photo_case", "case_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime]
+
+
 class Timer(Base):
     """A timer SpiffWorkflow is waiting on, projected with its due instant so that the scheduler
     finds what is due with one indexed query and never loads a workflow to look."""

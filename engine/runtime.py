@@ -2,7 +2,7 @@
 SpiffWorkflow run, then save its state, the projected task rows and an audit event together."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,8 @@ from .errors import Conflict, Forbidden, InvalidField, NotFound, ProcessError
 from .forms import FormField, clean_submission, parse_form
 from .history import record
 from .inbox import may_act
-from .models import Case, CaseNumberCounter, CaseWorkflow, Category, Department, Grid, Task, User
+from .models import Case, CaseNumberCounter, CasePhoto, CaseWorkflow, Category, Department, Grid, Task, User
+from .photos import PhotoStore
 from .projection import Projection, evaluate, project, properties
 from .repository import DefinitionRepository
 from .scripting import GridflowScriptEngine
@@ -51,21 +52,24 @@ class CaseRuntime:
         repository: DefinitionRepository,
         codec: WorkflowCodec,
         script_engine: GridflowScriptEngine,
+        photos: PhotoStore,
     ) -> None:
         self._sessions = sessions
         self._tz = timezone
         self._repository = repository
         self._codec = codec
         self._script_engine = script_engine
+        self._photos = photos
         self.timer_listeners: list[Callable[[], None]] = []
 
     # --- commands ---------------------------------------------------------------------------
 
-    def report_case(self, reporter_id: int, report: Any) -> int:
-        """上报: start a case on the newest lifecycle version. Returns the case id."""
+    def report_case(self, reporter_id: int, report: Any, photos: Sequence[bytes] = ()) -> int:
+        """上报: start a case on the newest lifecycle version, with its photos. Returns its id."""
         with self._command() as (session, now):
             reporter = _user(session, reporter_id)
             category, grid, fields = self._check_report(session, reporter, report)
+            checked_photos = self._photos.check(list(photos))
             process = self._repository.latest_process(session, LIFECYCLE)
             spec, subprocess_specs = self._repository.specs(session, process.id)
             workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self._script_engine)
@@ -105,7 +109,19 @@ class CaseRuntime:
             )
             self._run(workflow)
             session.add(CaseWorkflow(case_id=case.id, state=""))
-            detail = {"process_version": process.version}
+            stored = [self._photos.save(content, content_type) for content, content_type in checked_photos]
+            for photo in stored:
+                session.add(
+                    CasePhoto(
+                        case_id=case.id,
+                        sha256=photo.sha256,
+                        content_type=photo.content_type,
+                        size=photo.size,
+                        uploaded_by=reporter.username,
+                        uploaded_at=now,
+                    )
+                )
+            detail = {"process_version": process.version, "photos": [photo.sha256 for photo in stored]}
             projection = self._save(session, now, case, workflow, reporter.username, "report", None, detail)
         self._notify(projection)
         return case.id

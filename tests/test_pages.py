@@ -194,3 +194,49 @@ def test_a_shared_task_is_claimed_and_released_from_the_inbox(office: Office) ->
     expect(operator.locator("tr.task[data-task=register] button.release")).to_be_visible()
     operator.click("tr.task[data-task=register] button.release")
     expect(operator.locator("tr.task[data-task=register] button.claim")).to_be_visible()
+
+
+def png(width: int = 8, height: int = 8) -> bytes:
+    """A real PNG image, made here (no fixture files)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\xd0\x30\x20" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_a_report_with_a_photo_keeps_the_file_beside_the_database_with_its_hash(
+    office: Office, database_url: str, tmp_path: Path
+) -> None:
+    import hashlib
+
+    picture = tmp_path / "井盖.png"
+    picture.write_bytes(png())
+    not_a_picture = tmp_path / "notes.png"
+    not_a_picture.write_bytes(b"this is text")
+    collector = office.person("collector03")
+    collector.click("text=上报")
+    collector.select_option("select[name=category]", "BJ0101")
+    collector.select_option("select[name=grid]", "03-01")
+    collector.fill("input[name=address]", "解放路 3 号")
+    collector.fill("textarea[name=description]", "井盖缺失")
+    collector.set_input_files("input[name=photos]", str(not_a_picture))
+    collector.click("form.card button[type=submit]")
+    expect(collector.locator("#error-photos")).to_contain_text("not a JPEG or PNG")
+
+    collector.set_input_files("input[name=photos]", str(picture))
+    collector.click("form.card button[type=submit]")
+    expect(collector.locator("#case-status")).to_have_text("待立案")
+    image = collector.locator("img.photo")
+    expect(image).to_have_count(1)
+    assert collector.evaluate("document.querySelector('img.photo').naturalWidth") == 8
+    digest = hashlib.sha256(png()).hexdigest()
+    stored = Path(database_url.removeprefix("sqlite:///")).parent / "photos" / digest[:2] / digest
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == digest
+    other_zone = office.person("collector07")
+    answer = other_zone.goto(f"{office.base}/photos/{digest}")
+    assert answer is not None and answer.status == 404  # not a case he may read

@@ -28,7 +28,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         TIMER_SWEEP_SECONDS=float(os.environ.get("GRIDFLOW_TIMER_SWEEP_SECONDS", "60")),
         SECRET_KEY=os.environ.get("SECRET_KEY"),
         API_TOKEN_MAX_AGE=12 * 3600,
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=40 * 1024 * 1024,  # six photos of 5 MB and the form around them
+        PHOTO_DIR=os.environ.get("GRIDFLOW_PHOTO_DIR"),
         JSON_AS_ASCII=False,
     )
     app.config.from_pyfile("config.py", silent=True)
@@ -44,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             timezone=app.config["TIMEZONE"],
             working_hours=parse_working_hours(app.config["WORKING_HOURS"]),
             timer_sweep_seconds=app.config["TIMER_SWEEP_SECONDS"],
+            photo_dir=Path(app.config["PHOTO_DIR"]) if app.config["PHOTO_DIR"] else None,
             clock=app.config.get("CLOCK") or SystemClock(),
         )
     )

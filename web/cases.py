@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -34,8 +34,9 @@ def report() -> str | Response | tuple[str, int]:
     gridflow = engine()
     values = request.form.to_dict() if request.method == "POST" else {}
     if request.method == "POST":
+        photos = [f.read() for f in request.files.getlist("photos") if f.filename]
         try:
-            case_id = gridflow.runtime.report_case(g.user.id, values)
+            case_id = gridflow.runtime.report_case(g.user.id, values, photos)
         except InvalidField as error:
             return _report_page(values, {error.field: error.reason}), 422
         flash(_("已上报"))
@@ -71,6 +72,17 @@ def case(case_id: int) -> str:
     except NotFound:
         abort(404)
     return render_template("cases/case.html", case=found)
+
+
+@bp.get("/photos/<sha256>")
+@login_required
+def photo(sha256: str) -> Response:
+    gridflow = engine()
+    try:
+        digest, content_type = gridflow.cases.photo(sha256, g.user.id)
+    except NotFound:
+        abort(404)
+    return send_file(gridflow.photos.path(digest), mimetype=content_type, max_age=86400)
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
