@@ -49,7 +49,7 @@ class CaseQueries:
             assert process is not None
             photos = session.scalars(select(CasePhoto).where(CasePhoto.case_id == case.id).order_by(CasePhoto.id))
             return _case_summary(session, case) | {
-                "process": {"id": process.process_id, "version": process.version},
+                "process": {"id": process.process_id, "version": process.version, "version_id": process.id},
                 "photos": [
                     {
                         "sha256": p.sha256,

@@ -203,6 +203,22 @@ class DefinitionRepository:
             specs = self._specs[process_version_id] = self._codec.specs_from_json(text)
         return specs
 
+    def diagram(self, process_version_id: int) -> str:
+        """The BPMN file a process version was parsed from, at the version it used."""
+        with self._sessions() as session:
+            process = session.get(ProcessVersion, process_version_id)
+            if process is None:
+                raise NotFound(f"process version {process_version_id} does not exist")
+            name = self.specs(session, process_version_id)[0].file
+            content = session.scalar(
+                select(DefinitionFile.content).where(
+                    DefinitionFile.name == name, DefinitionFile.version == process.files[name]
+                )
+            )
+            if content is None:
+                raise NotFound(f"{name} version {process.files[name]} is not stored")
+            return str(content)
+
     def overview(self) -> dict[str, Any]:
         """Every stored file version and process version, with how many cases run on each."""
         with self._sessions() as session:

@@ -127,7 +127,10 @@ def test_a_case_walks_from_report_to_close_through_the_pages(office: Office) -> 
     page.screenshot(path=str(SCREENSHOTS / "task.png"), full_page=True)
     submit(page)
     assert office.status(case_id) == "closed"
-    office.person("operator").screenshot(path=str(SCREENSHOTS / "case.png"), full_page=True)
+    operator = office.person("operator")
+    expect(operator.locator("#diagram")).to_have_attribute("data-rendered", "true")
+    expect(operator.locator("#diagram g.djs-element.step-done[data-element-id=handle]")).to_have_count(1)
+    operator.screenshot(path=str(SCREENSHOTS / "case.png"), full_page=True)
     timeline = office.person("operator").locator("ol.timeline li")
     expect(timeline).to_have_count(10)  # report, register, 2 dispatches, return, 2 handles, 2 checks, close
 
@@ -154,6 +157,10 @@ def test_a_department_cannot_open_another_departments_task(office: Office) -> No
     assert answer is not None and answer.status == 403
     expect(other.locator("#forbidden")).to_have_text("无权访问")
     assert office.status(case_id) == "handling"
+    operator = office.person("operator")  # the case page draws the diagram with the current step
+    expect(operator.locator("#diagram")).to_have_attribute("data-rendered", "true")
+    expect(operator.locator("#diagram g.djs-element.step-current[data-element-id=handle]")).to_have_count(1)
+    expect(operator.locator("#diagram g.djs-element.step-done[data-element-id=dispatch]")).to_have_count(1)
     handle.reload()
     expect(handle.locator("#task-form")).to_be_visible()  # still open for its own department
 

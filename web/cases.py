@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from werkzeug.wrappers import Response
 
 from engine.errors import Conflict, Forbidden, InvalidField, NotFound
 from engine.runtime import CHANNELS, URGENCIES
@@ -30,7 +30,7 @@ def helpers() -> dict[str, Any]:
 
 @bp.route("/report", methods=["GET", "POST"])
 @login_required
-def report() -> str | Response | tuple[str, int]:
+def report() -> ResponseReturnValue:
     gridflow = engine()
     values = request.form.to_dict() if request.method == "POST" else {}
     if request.method == "POST":
@@ -71,7 +71,23 @@ def case(case_id: int) -> str:
         abort(403)
     except NotFound:
         abort(404)
-    return render_template("cases/case.html", case=found)
+    done = sorted({e["task"] for e in found["history"] if e["task"] and e["action"] in ("complete", "timer")})
+    current = sorted({t["task"] for t in found["tasks"]})
+    return render_template("cases/case.html", case=found, done=done, current=current)
+
+
+@bp.get("/cases/<int:case_id>/diagram.bpmn")
+@login_required
+def diagram(case_id: int) -> Response:
+    """The diagram this case runs on (its own process version, not the newest)."""
+    try:
+        found = engine().cases.case(case_id, g.user.id)
+    except Forbidden:
+        abort(403)
+    except NotFound:
+        abort(404)
+    xml = engine().repository.diagram(found["process"]["version_id"])
+    return Response(xml, mimetype="application/xml")
 
 
 @bp.get("/photos/<sha256>")
@@ -87,7 +103,7 @@ def photo(sha256: str) -> Response:
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
 @login_required
-def task(task_id: int) -> str | Response | tuple[str, int]:
+def task(task_id: int) -> ResponseReturnValue:
     gridflow = engine()
     try:
         form = gridflow.runtime.task_form(g.user.id, task_id)
@@ -124,17 +140,17 @@ def task(task_id: int) -> str | Response | tuple[str, int]:
 
 @bp.post("/tasks/<int:task_id>/claim")
 @login_required
-def claim(task_id: int) -> Response:
+def claim(task_id: int) -> ResponseReturnValue:
     return _assign(task_id, claim=True)
 
 
 @bp.post("/tasks/<int:task_id>/release")
 @login_required
-def release(task_id: int) -> Response:
+def release(task_id: int) -> ResponseReturnValue:
     return _assign(task_id, claim=False)
 
 
-def _assign(task_id: int, claim: bool) -> Response:
+def _assign(task_id: int, claim: bool) -> ResponseReturnValue:
     runtime = engine().runtime
     try:
         (runtime.claim_task if claim else runtime.release_task)(g.user.id, task_id)
