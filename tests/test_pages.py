@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
+from engine import Gridflow
 from engine.clock import ManualClock
 from web import create_app
 
@@ -19,16 +21,26 @@ SCREENSHOTS = Path(__file__).parent / "screenshots"
 
 
 @pytest.fixture
-def server(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[str]:
+def live_app(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[tuple[str, Gridflow]]:
     app = create_app(
         {"DATABASE_URL": database_url, "CLOCK": clock, "SECRET_KEY": "pages", "INSTANCE_PATH": str(tmp_path / "i")}
     )
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
+    yield f"http://127.0.0.1:{http.server_port}", app.extensions["gridflow"]
     http.shutdown()
     app.extensions["gridflow"].close()
+
+
+@pytest.fixture
+def server(live_app: tuple[str, Gridflow]) -> str:
+    return live_app[0]
+
+
+@pytest.fixture
+def app_of_server(live_app: tuple[str, Gridflow]) -> Gridflow:
+    return live_app[1]
 
 
 @pytest.fixture(scope="session")
@@ -120,16 +132,13 @@ def test_a_case_walks_from_report_to_close_through_the_pages(office: Office) -> 
         page = office.open_task("collector03", case_id, "check")
         page.check(f"input[name=passed][value={'true' if passed else 'false'}]")
         submit(page)
-    SCREENSHOTS.mkdir(exist_ok=True)
-    office.person("operator").goto(f"{office.base}/")
-    office.person("operator").screenshot(path=str(SCREENSHOTS / "inbox.png"), full_page=True)
     page = office.open_task("operator", case_id, "close")
-    page.screenshot(path=str(SCREENSHOTS / "task.png"), full_page=True)
     submit(page)
     assert office.status(case_id) == "closed"
     operator = office.person("operator")
     expect(operator.locator("#diagram")).to_have_attribute("data-rendered", "true")
     expect(operator.locator("#diagram g.djs-element.step-done[data-element-id=handle]")).to_have_count(1)
+    SCREENSHOTS.mkdir(exist_ok=True)
     operator.screenshot(path=str(SCREENSHOTS / "case.png"), full_page=True)
     timeline = office.person("operator").locator("ol.timeline li")
     expect(timeline).to_have_count(10)  # report, register, 2 dispatches, return, 2 handles, 2 checks, close
@@ -247,3 +256,31 @@ def test_a_report_with_a_photo_keeps_the_file_beside_the_database_with_its_hash(
     other_zone = office.person("collector07")
     answer = other_zone.goto(f"{office.base}/photos/{digest}")
     assert answer is not None and answer.status == 404  # not a case he may read
+
+
+def test_screenshots_of_a_working_day(office: Office, app_of_server: Gridflow, clock: ManualClock) -> None:
+    """Screenshots for the README: an inbox with green, yellow and red tasks, and a task form."""
+    reports = [("BJ0101", "03-01", "解放路 3 号", "井盖缺失"), ("SJ0101", "03-02", "人民路 18 号", "暴露垃圾"),
+               ("SJ0504", "03-03", "建设路 6 号", "机动车乱停放")]
+    for category, grid, address, description in reports:
+        collector = office.person("collector03")
+        collector.goto(f"{office.base}/report")
+        collector.select_option("select[name=category]", category)
+        collector.select_option("select[name=grid]", grid)
+        collector.fill("input[name=address]", address)
+        collector.fill("textarea[name=description]", description)
+        collector.click("form.card button[type=submit]")
+        clock.advance(timedelta(minutes=25))
+    # 10:15: the 09:00 report is past its 1-hour register limit, the 09:25 one in its last 20 %.
+    app_of_server.timers.fire_due()
+    operator = office.person("operator")
+    operator.goto(f"{office.base}/")
+    expect(operator.locator("span.light.red")).to_have_count(1)
+    expect(operator.locator("span.light.yellow")).to_have_count(1)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    operator.screenshot(path=str(SCREENSHOTS / "inbox.png"), full_page=True)
+    operator.locator("tr.task a.open-task").first.click()
+    operator.check("input[name=decision][value=reject]")
+    submit(operator)
+    expect(operator.locator("#error-reason")).to_be_visible()
+    operator.screenshot(path=str(SCREENSHOTS / "task.png"), full_page=True)

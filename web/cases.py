@@ -12,7 +12,7 @@ from engine.errors import Conflict, Forbidden, InvalidField, NotFound
 from engine.runtime import CHANNELS, URGENCIES
 
 from .auth import engine, login_required
-from .pages import STATUS_NAMES
+from .pages import EVENT_NAMES, STATUS_NAMES
 
 bp = Blueprint("cases", __name__)
 
@@ -25,7 +25,11 @@ def _local(instant: str | None) -> str:
 
 @bp.app_context_processor
 def helpers() -> dict[str, Any]:
-    return {"local_time": _local, "status_name": lambda s: STATUS_NAMES.get(s, s)}
+    return {
+        "local_time": _local,
+        "status_name": lambda s: STATUS_NAMES.get(s, s),
+        "event_name": lambda e: EVENT_NAMES.get(e, e),
+    }
 
 
 @bp.route("/report", methods=["GET", "POST"])

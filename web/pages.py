@@ -16,6 +16,16 @@ STATUS_NAMES = {
     "closed": _l("已结案"),
     "rejected": _l("不予立案"),
 }
+EVENT_NAMES = {
+    "report": _l("上报"),
+    "claim": _l("签收"),
+    "release": _l("退回任务池"),
+    "timer_failed": _l("计时失败"),
+    "warning": _l("预警"),
+    "overdue": _l("超期"),
+    "reminder": _l("催办"),
+    "step_up": _l("升级督办"),
+}
 LIGHTS = {"normal": "green", "warning": "yellow", "overdue": "red"}
 
 
