@@ -95,15 +95,20 @@ def submit(page: Page) -> None:
     page.click("#task-form button[type=submit]")
 
 
-def test_a_case_walks_from_report_to_close_through_the_pages(office: Office) -> None:
+def test_a_case_walks_from_report_to_close_through_the_pages(office: Office, tmp_path: Path) -> None:
+    """Every role of the office, pages only: a photo, a return, an extension and a rework."""
+    photo = tmp_path / "现场.png"
+    photo.write_bytes(png())
     collector = office.person("collector03")
     collector.click("text=上报")
     collector.select_option("select[name=category]", "SJ0502")
     collector.select_option("select[name=grid]", "03-02")
     collector.fill("input[name=address]", "人民路 18 号")
     collector.fill("textarea[name=description]", "商户店外摆放货架")
+    collector.set_input_files("input[name=photos]", str(photo))
     collector.click("form.card button[type=submit]")
     expect(collector.locator("#case-status")).to_have_text("待立案")
+    expect(collector.locator("img.photo")).to_have_count(1)
     case_id = int(re.search(r"/cases/(\d+)", collector.url).group(1))  # type: ignore[union-attr]
 
     page = office.open_task("operator", case_id, "register")
@@ -124,6 +129,14 @@ def test_a_case_walks_from_report_to_close_through_the_pages(office: Office) -> 
 
     page = office.open_task("dispatcher", case_id, "dispatch")
     submit(page)  # the suggested street office
+    page = office.open_task("jd03", case_id, "handle")
+    page.check("input[name=action][value=extend]")
+    page.fill("input[name=extend_by]", "P1D")
+    page.fill("textarea[name=result]", "需协调商户")
+    submit(page)
+    page = office.open_task("leader", case_id, "approve_extension")
+    page.check("input[name=approved][value=true]")
+    submit(page)
     for passed in (False, True):  # a failed check sends it back for rework
         page = office.open_task("jd03", case_id, "handle")
         page.check("input[name=action][value=done]")
@@ -141,7 +154,8 @@ def test_a_case_walks_from_report_to_close_through_the_pages(office: Office) -> 
     SCREENSHOTS.mkdir(exist_ok=True)
     operator.screenshot(path=str(SCREENSHOTS / "case.png"), full_page=True)
     timeline = office.person("operator").locator("ol.timeline li")
-    expect(timeline).to_have_count(10)  # report, register, 2 dispatches, return, 2 handles, 2 checks, close
+    # report, register, 2 dispatches, return, extension asked and approved, 2 handles, 2 checks, close
+    expect(timeline).to_have_count(12)
 
 
 def test_a_department_cannot_open_another_departments_task(office: Office) -> None:
