@@ -19,15 +19,17 @@ def index() -> str:
     filters = {name: request.args.get(name, "").strip() for name in ("stage", "department", "grid", "category", "q")}
     everything = gridflow.inbox.tasks_for(g.user.id, limit=1000)
     stages = sorted({(t["task"], t["title"]) for t in everything})
-    tasks = gridflow.inbox.tasks_for(
-        g.user.id,
-        limit=1000,
-        stage=filters["stage"] or None,
-        department=filters["department"] or None,
-        grid=filters["grid"] or None,
-        category=filters["category"] or None,
-        search=filters["q"] or None,
-    )
+    tasks = everything
+    if any(filters.values()):
+        tasks = gridflow.inbox.tasks_for(
+            g.user.id,
+            limit=1000,
+            stage=filters["stage"] or None,
+            department=filters["department"] or None,
+            grid=filters["grid"] or None,
+            category=filters["category"] or None,
+            search=filters["q"] or None,
+        )
     for task in tasks:
         task["light"] = LIGHTS.get(task["deadline_state"], "green")
         task["left"] = time_left(gridflow, task["due_at"], now)
