@@ -298,3 +298,13 @@ def test_screenshots_of_a_working_day(office: Office, app_of_server: Gridflow, c
     submit(operator)
     expect(operator.locator("#error-reason")).to_be_visible()
     operator.screenshot(path=str(SCREENSHOTS / "task.png"), full_page=True)
+
+
+def test_the_pages_speak_english_when_asked(office: Office) -> None:
+    page = office.person("operator")
+    expect(page.locator("h1")).to_contain_text("我的待办")
+    page.click("text=English")
+    expect(page.locator("h1")).to_contain_text("My tasks")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.click("text=中文")
+    expect(page.locator("h1")).to_contain_text("我的待办")

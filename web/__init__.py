@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request, session
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -59,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)
     # Chinese is the source language of every string; other languages come from catalogues.
     Babel(app, locale_selector=_language)
+    app.context_processor(lambda: {"page_language": str(get_locale())})
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)

@@ -57,6 +57,15 @@ def login() -> str | Response:
     return render_template("auth/login.html", error=error)
 
 
+@bp.get("/language/<code>")
+def language(code: str) -> Response:
+    """中文 / English: kept in the session; Chinese is the source language of every page."""
+    if code in ("zh", "en"):
+        session["language"] = code
+    referrer = request.referrer or ""
+    return redirect(referrer if referrer.startswith(request.host_url) else url_for("inbox.index"))
+
+
 @bp.post("/logout")
 def logout() -> Response:
     session.clear()

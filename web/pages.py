@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 STATUS_NAMES = {
@@ -33,9 +34,9 @@ def duration_words(seconds: int) -> str:
     minutes = abs(seconds) // 60
     days, rest = divmod(minutes, 60 * 24)
     hours, minutes = divmod(rest, 60)
-    parts = [f"{days}天" if days else "", f"{hours}小时" if hours else ""]
+    parts = [gettext("%(days)d天", days=days) if days else "", gettext("%(hours)d小时", hours=hours) if hours else ""]
     if minutes or not (days or hours):
-        parts.append(f"{minutes}分钟")
+        parts.append(gettext("%(minutes)d分钟", minutes=minutes))
     return "".join(parts)
 
 
