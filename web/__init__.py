@@ -31,6 +31,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=40 * 1024 * 1024,  # six photos of 5 MB and the form around them
         PHOTO_DIR=os.environ.get("GRIDFLOW_PHOTO_DIR"),
         JSON_AS_ASCII=False,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
     )
     app.config.from_pyfile("config.py", silent=True)
     if test_config:
