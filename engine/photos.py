@@ -3,9 +3,12 @@ against the hash the database holds, and the same photo is stored once."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from PIL import Image
 
 from .errors import InvalidField
 
@@ -13,6 +16,17 @@ MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_PHOTOS = 6
 # Recognised by their first bytes, not by the name the browser sends.
 SIGNATURES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+
+
+def _decodes(content: bytes, content_type: str) -> bool:
+    """The whole file is an image of the type its first bytes claim (Pillow reads it through),
+    not a script behind a JPEG signature."""
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            image.verify()
+            return Image.MIME.get(image.format or "") == content_type
+    except (OSError, SyntaxError, ValueError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -35,7 +49,7 @@ class PhotoStore:
             if len(content) > MAX_PHOTO_BYTES:
                 raise InvalidField("photos", f"photo {number} is larger than {MAX_PHOTO_BYTES // 1024 // 1024} MB")
             content_type = next((t for sig, t in SIGNATURES.items() if content.startswith(sig)), None)
-            if content_type is None:
+            if content_type is None or not _decodes(content, content_type):
                 raise InvalidField("photos", f"photo {number} is not a JPEG or PNG image")
             checked.append((content, content_type))
         return checked

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from engine import Gridflow
+from engine.errors import InvalidField
 from engine.runtime import CaseRuntime
 
 from .conftest import Api
@@ -271,3 +273,8 @@ def test_the_inbox_filters_by_stage_grid_category_and_address(api: Api) -> None:
     assert ids("category=SJ0502") == [second]
     assert ids("q=解放路") == [first]
     assert ids("q=20261125-0002") == [second]
+
+
+def test_a_script_behind_a_jpeg_signature_is_not_a_photo(gridflow: Gridflow) -> None:
+    with pytest.raises(InvalidField, match="not a JPEG or PNG"):
+        gridflow.photos.check([b"\xff\xd8\xff<html><script>alert(1)</script></html>"])

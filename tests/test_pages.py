@@ -308,3 +308,21 @@ def test_the_pages_speak_english_when_asked(office: Office) -> None:
     assert page.evaluate("document.documentElement.lang") == "en"
     page.click("text=中文")
     expect(page.locator("h1")).to_contain_text("我的待办")
+
+
+def test_buttons_return_only_to_pages_of_this_site(app_of_server: Gridflow, server: str) -> None:
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    request = urllib.request.Request(f"{server}/language/en", headers={"Referer": "https://evil.example/x"})
+    try:
+        opener.open(request)
+    except urllib.error.HTTPError as answer:
+        assert answer.code == 302
+        assert answer.headers["Location"] in ("/", f"{server}/")
+    else:
+        raise AssertionError("expected a redirect")

@@ -12,6 +12,8 @@ from werkzeug.wrappers import Response
 from engine import Gridflow
 from engine.errors import NotFound
 
+from .pages import back_to_referrer
+
 bp = Blueprint("auth", __name__)
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -62,8 +64,7 @@ def language(code: str) -> Response:
     """中文 / English: kept in the session; Chinese is the source language of every page."""
     if code in ("zh", "en"):
         session["language"] = code
-    referrer = request.referrer or ""
-    return redirect(referrer if referrer.startswith(request.host_url) else url_for("inbox.index"))
+    return redirect(back_to_referrer())
 
 
 @bp.post("/logout")

@@ -12,7 +12,7 @@ from engine.errors import Conflict, Forbidden, InvalidField, NotFound
 from engine.runtime import CHANNELS, URGENCIES
 
 from .auth import engine, login_required
-from .pages import EVENT_NAMES, STATUS_NAMES
+from .pages import EVENT_NAMES, STATUS_NAMES, back_to_referrer
 
 bp = Blueprint("cases", __name__)
 
@@ -102,7 +102,9 @@ def photo(sha256: str) -> Response:
         digest, content_type = gridflow.cases.photo(sha256, g.user.id)
     except NotFound:
         abort(404)
-    return send_file(gridflow.photos.path(digest), mimetype=content_type, max_age=86400)
+    answer = send_file(gridflow.photos.path(digest), mimetype=content_type, max_age=86400)
+    answer.headers["X-Content-Type-Options"] = "nosniff"
+    return answer
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
@@ -166,7 +168,7 @@ def _assign(task_id: int, claim: bool) -> ResponseReturnValue:
         flash(_("此任务已被他人签收或已办结"))
     else:
         flash(_("已签收") if claim else _("已退回任务池"))
-    return redirect(request.referrer or url_for("inbox.index"))
+    return redirect(back_to_referrer())
 
 
 def _submitted(fields: list[dict[str, Any]]) -> dict[str, Any]:

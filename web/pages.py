@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask import request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
@@ -28,6 +29,12 @@ EVENT_NAMES = {
     "step_up": _l("升级督办"),
 }
 LIGHTS = {"normal": "green", "warning": "yellow", "overdue": "red"}
+
+
+def back_to_referrer() -> str:
+    """Where a button press returns to: the page it came from on this site, else the inbox."""
+    referrer = request.referrer or ""
+    return referrer if referrer.startswith(request.host_url) else url_for("inbox.index")
 
 
 def duration_words(seconds: int) -> str:
