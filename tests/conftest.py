@@ -2,7 +2,9 @@
 workflows and demo data), a ManualClock, and an API helper that logs people in."""
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,6 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from engine import Gridflow, Settings
 from engine.clock import ManualClock
@@ -36,11 +41,55 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def database_url(template_db: Path, tmp_path: Path) -> str:
-    path = tmp_path / "gridflow.db"
-    shutil.copy(template_db, path)
-    return f"sqlite:///{path}"
+# With GRIDFLOW_TEST_POSTGRES_URL set (.ci/run sets it), every test that uses a database runs
+# on SQLite and on PostgreSQL: the same code on both is a promise of the product.
+POSTGRES_URL = os.environ.get("GRIDFLOW_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+POSTGRES_TEMPLATE = "gridflow_test_template"
+
+
+def _postgres_admin() -> SqlEngine:
+    assert POSTGRES_URL is not None
+    return create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+
+
+def _postgres_url(database: str) -> str:
+    assert POSTGRES_URL is not None
+    return make_url(POSTGRES_URL).set(database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """One PostgreSQL database built like the SQLite template; each test copies it."""
+    admin = _postgres_admin()
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {POSTGRES_TEMPLATE} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {POSTGRES_TEMPLATE}"))
+    gridflow = Gridflow(Settings(_postgres_url(POSTGRES_TEMPLATE), clock=ManualClock(START - timedelta(days=1))))
+    gridflow.init(demo=True)
+    gridflow.close()
+    yield POSTGRES_TEMPLATE
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {POSTGRES_TEMPLATE} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, template_db: Path, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "gridflow.db"
+        shutil.copy(template_db, path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"gridflow_test_{uuid.uuid4().hex[:12]}"
+    admin = _postgres_admin()
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
+    yield _postgres_url(name)
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
 
 
 @pytest.fixture
@@ -57,6 +106,7 @@ def app(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[Flask
             "SECRET_KEY": "test",
             "TESTING": True,
             "INSTANCE_PATH": str(tmp_path / "instance"),
+            "PHOTO_DIR": str(tmp_path / "photos"),
         }
     )
     yield app

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from engine import Gridflow
+from engine import Gridflow, Settings
 from engine.errors import InvalidField
 from engine.runtime import CaseRuntime
 
@@ -278,3 +279,9 @@ def test_the_inbox_filters_by_stage_grid_category_and_address(api: Api) -> None:
 def test_a_script_behind_a_jpeg_signature_is_not_a_photo(gridflow: Gridflow) -> None:
     with pytest.raises(InvalidField, match="not a JPEG or PNG"):
         gridflow.photos.check([b"\xff\xd8\xff<html><script>alert(1)</script></html>"])
+
+
+def test_photos_live_beside_the_sqlite_file_by_default(tmp_path: Path) -> None:
+    gridflow = Gridflow(Settings(f"sqlite:///{tmp_path / 'office' / 'gridflow.db'}"))
+    assert gridflow.photos.directory == tmp_path / "office" / "photos"
+    gridflow.close()

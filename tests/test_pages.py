@@ -23,7 +23,13 @@ SCREENSHOTS = Path(__file__).parent / "screenshots"
 @pytest.fixture
 def live_app(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[tuple[str, Gridflow]]:
     app = create_app(
-        {"DATABASE_URL": database_url, "CLOCK": clock, "SECRET_KEY": "pages", "INSTANCE_PATH": str(tmp_path / "i")}
+        {
+            "DATABASE_URL": database_url,
+            "CLOCK": clock,
+            "SECRET_KEY": "pages",
+            "INSTANCE_PATH": str(tmp_path / "i"),
+            "PHOTO_DIR": str(tmp_path / "photos"),
+        }
     )
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
@@ -239,8 +245,8 @@ def png(width: int = 8, height: int = 8) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
-def test_a_report_with_a_photo_keeps_the_file_beside_the_database_with_its_hash(
-    office: Office, database_url: str, tmp_path: Path
+def test_a_report_with_a_photo_keeps_the_file_on_disk_with_its_hash(
+    office: Office, app_of_server: Gridflow, tmp_path: Path
 ) -> None:
     import hashlib
 
@@ -263,9 +269,12 @@ def test_a_report_with_a_photo_keeps_the_file_beside_the_database_with_its_hash(
     expect(collector.locator("#case-status")).to_have_text("待立案")
     image = collector.locator("img.photo")
     expect(image).to_have_count(1)
+    # The browser fetched and decoded the stored file (waiting for the load, not for time).
+    collector.wait_for_function("document.querySelector('img.photo').complete")
     assert collector.evaluate("document.querySelector('img.photo').naturalWidth") == 8
     digest = hashlib.sha256(png()).hexdigest()
-    stored = Path(database_url.removeprefix("sqlite:///")).parent / "photos" / digest[:2] / digest
+    stored = app_of_server.photos.path(digest)
+    assert stored.is_relative_to(tmp_path / "photos")
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == digest
     other_zone = office.person("collector07")
     answer = other_zone.goto(f"{office.base}/photos/{digest}")
