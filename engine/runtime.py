@@ -13,7 +13,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -158,8 +158,14 @@ class CaseRuntime:
         return case.id
 
     def fire_timers(self, case_id: int) -> int:
-        """Let the case's workflow fire what is due by now. Returns how many timers fired."""
+        """Let the case's workflow fire what is due by now. Returns how many timers fired.
+        On PostgreSQL the case row is claimed with FOR UPDATE SKIP LOCKED: a case another
+        process is firing is skipped here (0), not waited for and then refused."""
         with self._command() as (session, now):
+            if session.get_bind().dialect.name == "postgresql":
+                claimed = select(Case.id).where(Case.id == case_id).with_for_update(skip_locked=True)
+                if session.scalar(claimed) is None:
+                    return 0
             case = session.get(Case, case_id)
             if case is None:
                 raise NotFound(f"case {case_id} does not exist")

@@ -53,7 +53,7 @@ class TimerScheduler:
         """Fire every timer due by now, each case in its own transaction. Returns the count."""
         now = self._clock.now()
         fired = 0
-        failed: set[int] = set()  # tried and still due: not again in this round
+        failed: set[int] = set()  # tried and still due (failing, or another process has it): not again now
         while True:
             with self._sessions() as session:
                 due_cases = list(
