@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from flask import Flask
+
 from engine import Gridflow
 from engine.demo import DEMO_PASSWORD
 from web import create_app
@@ -21,6 +23,14 @@ def _init(gridflow: Gridflow, demo: bool) -> None:
             f" Running with demo accounts: every password is {DEMO_PASSWORD!r}.",
             flush=True,
         )
+
+
+def wsgi() -> Flask:
+    """For a WSGI server with several worker processes (e.g. `gunicorn -w 4 'app:wsgi()'`), after
+    `python app.py init` has run once: each worker serves pages and fires its share of the timers."""
+    app = create_app()
+    app.extensions["gridflow"].timers.start()
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:
