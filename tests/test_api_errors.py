@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from engine import Gridflow, Settings
 from engine.errors import InvalidField
@@ -285,3 +286,20 @@ def test_photos_live_beside_the_sqlite_file_by_default(tmp_path: Path) -> None:
     gridflow = Gridflow(Settings(f"sqlite:///{tmp_path / 'office' / 'gridflow.db'}"))
     assert gridflow.photos.directory == tmp_path / "office" / "photos"
     gridflow.close()
+
+
+def test_the_inbox_lists_nearest_deadlines_first_and_tasks_without_one_last(api: Api, gridflow: Gridflow) -> None:
+    first = api.report("collector03", channel="collector")["id"]
+    api.complete("operator", first, "register", decision="register")
+    second = api.report("collector03", channel="collector", urgency="urgent")["id"]  # a nearer deadline
+    with gridflow.sessions.begin() as session:  # a task the diagram gives no deadline
+        from engine.models import Task
+
+        row = session.scalar(select(Task).where(Task.case_id == first, Task.task == "dispatch"))
+        assert row is not None
+        row.role, row.due_at = "operator", None
+    tasks = api.inbox("operator")
+    assert [(t["case_id"], t["task"]) for t in tasks] == [(second, "register"), (first, "dispatch")]
+    paged = [api.get(f"/api/tasks?limit=1&offset={n}", "operator")[0]["task"] for n in range(2)]
+    assert paged == ["register", "dispatch"]
+    assert api.get("/api/tasks?limit=1&offset=2", "operator") == []
