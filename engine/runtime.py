@@ -130,11 +130,7 @@ class CaseRuntime:
         """Complete a human task with the fields its form declares. Returns the case id."""
         with self._command() as (session, now):
             actor = _user(session, actor_id)
-            row = session.get(Task, task_id)
-            if row is None:
-                raise NotFound(f"task {task_id} does not exist")
-            if not may_act(actor, row):
-                raise Forbidden("this task is not yours")
+            row = _task_of(session, actor, task_id)
             if row.state != "open":
                 raise Conflict(f"task {task_id} is already {row.state}")
             case = session.get(Case, row.case_id)
@@ -186,11 +182,7 @@ class CaseRuntime:
     def _assign(self, user_id: int, task_id: int, claim: bool) -> None:
         with self._command() as (session, now):
             user = _user(session, user_id)
-            row = session.get(Task, task_id)
-            if row is None:
-                raise NotFound(f"task {task_id} does not exist")
-            if not may_act(user, row):
-                raise Forbidden("this task is not yours")
+            row = _task_of(session, user, task_id)
             held_by = Task.assignee_id.is_(None) if claim else Task.assignee_id == user.id
             # A conditional UPDATE: of two people claiming at once, one gets the task.
             result = session.execute(
@@ -224,11 +216,7 @@ class CaseRuntime:
         """The form of a task with the values the diagram prefills (e.g. the suggested department)."""
         with self._sessions() as session:
             user = _user(session, user_id)
-            row = session.get(Task, task_id)
-            if row is None:
-                raise NotFound(f"task {task_id} does not exist")
-            if not may_act(user, row):
-                raise Forbidden("this task is not yours")
+            row = _task_of(session, user, task_id)
             case = session.get(Case, row.case_id)
             assert case is not None
             fields = []
@@ -408,6 +396,16 @@ def _user(session: Session, user_id: int) -> User:
     if user is None or not user.active:
         raise NotFound(f"user {user_id} does not exist")
     return user
+
+
+def _task_of(session: Session, user: User, task_id: int) -> Task:
+    """The task row, if it exists and is the user's to work on."""
+    row = session.get(Task, task_id)
+    if row is None:
+        raise NotFound(f"task {task_id} does not exist")
+    if not may_act(user, row):
+        raise Forbidden("this task is not yours")
+    return row
 
 
 def _form(spiff_task: SpiffTask) -> dict[str, FormField]:

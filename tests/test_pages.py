@@ -86,6 +86,20 @@ class Office:
         expect(page.locator("#task-form")).to_be_visible()
         return page
 
+    def report(self, category: str, grid: str, address: str, description: str, photo: Path | None = None) -> int:
+        """上报 through the page as collector03; returns the new case's id."""
+        page = self.person("collector03")
+        page.goto(f"{self.base}/report")
+        page.select_option("select[name=category]", category)
+        page.select_option("select[name=grid]", grid)
+        page.fill("input[name=address]", address)
+        page.fill("textarea[name=description]", description)
+        if photo is not None:
+            page.set_input_files("input[name=photos]", str(photo))
+        page.click("form.card button[type=submit]")
+        expect(page.locator("#case-status")).to_have_text("待立案")
+        return int(re.search(r"/cases/(\d+)", page.url).group(1))  # type: ignore[union-attr]
+
     def status(self, case_id: int) -> str:
         page = self.person("operator")
         page.goto(f"{self.base}/cases/{case_id}")
@@ -105,17 +119,8 @@ def test_a_case_walks_from_report_to_close_through_the_pages(office: Office, tmp
     """Every role of the office, pages only: a photo, a return, an extension and a rework."""
     photo = tmp_path / "现场.png"
     photo.write_bytes(png())
-    collector = office.person("collector03")
-    collector.click("text=上报")
-    collector.select_option("select[name=category]", "SJ0502")
-    collector.select_option("select[name=grid]", "03-02")
-    collector.fill("input[name=address]", "人民路 18 号")
-    collector.fill("textarea[name=description]", "商户店外摆放货架")
-    collector.set_input_files("input[name=photos]", str(photo))
-    collector.click("form.card button[type=submit]")
-    expect(collector.locator("#case-status")).to_have_text("待立案")
-    expect(collector.locator("img.photo")).to_have_count(1)
-    case_id = int(re.search(r"/cases/(\d+)", collector.url).group(1))  # type: ignore[union-attr]
+    case_id = office.report("SJ0502", "03-02", "人民路 18 号", "商户店外摆放货架", photo)
+    expect(office.person("collector03").locator("img.photo")).to_have_count(1)
 
     page = office.open_task("operator", case_id, "register")
     page.check("input[name=decision][value=register]")
@@ -165,14 +170,7 @@ def test_a_case_walks_from_report_to_close_through_the_pages(office: Office, tmp
 
 
 def test_a_department_cannot_open_another_departments_task(office: Office) -> None:
-    collector = office.person("collector03")
-    collector.click("text=上报")
-    collector.select_option("select[name=category]", "SJ0502")
-    collector.select_option("select[name=grid]", "03-02")
-    collector.fill("input[name=address]", "人民路 18 号")
-    collector.fill("textarea[name=description]", "店外经营")
-    collector.click("form.card button[type=submit]")
-    case_id = int(re.search(r"/cases/(\d+)", collector.url).group(1))  # type: ignore[union-attr]
+    case_id = office.report("SJ0502", "03-02", "人民路 18 号", "店外经营")
     page = office.open_task("operator", case_id, "register")
     page.check("input[name=decision][value=register]")
     submit(page)
@@ -216,13 +214,7 @@ def test_a_form_error_shows_beside_its_field(office: Office) -> None:
 
 
 def test_a_shared_task_is_claimed_and_released_from_the_inbox(office: Office) -> None:
-    collector = office.person("collector03")
-    collector.click("text=上报")
-    collector.select_option("select[name=category]", "BJ0101")
-    collector.select_option("select[name=grid]", "03-01")
-    collector.fill("input[name=address]", "解放路 3 号")
-    collector.fill("textarea[name=description]", "井盖缺失")
-    collector.click("form.card button[type=submit]")
+    office.report("BJ0101", "03-01", "解放路 3 号", "井盖缺失")
     operator = office.person("operator")
     operator.goto(f"{office.base}/?q=解放路")
     operator.click("tr.task[data-task=register] button.claim")
@@ -286,13 +278,7 @@ def test_screenshots_of_a_working_day(office: Office, app_of_server: Gridflow, c
     reports = [("BJ0101", "03-01", "解放路 3 号", "井盖缺失"), ("SJ0101", "03-02", "人民路 18 号", "暴露垃圾"),
                ("SJ0504", "03-03", "建设路 6 号", "机动车乱停放")]
     for category, grid, address, description in reports:
-        collector = office.person("collector03")
-        collector.goto(f"{office.base}/report")
-        collector.select_option("select[name=category]", category)
-        collector.select_option("select[name=grid]", grid)
-        collector.fill("input[name=address]", address)
-        collector.fill("textarea[name=description]", description)
-        collector.click("form.card button[type=submit]")
+        office.report(category, grid, address, description)
         clock.advance(timedelta(minutes=25))
     # 10:15: the 09:00 report is past its 1-hour register limit, the 09:25 one in its last 20 %.
     app_of_server.timers.fire_due()

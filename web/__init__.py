@@ -6,14 +6,16 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, render_template, request, session
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from engine import Gridflow, Settings
 from engine.calendar import parse_working_hours
 from engine.clock import SystemClock
+from engine.errors import Forbidden, NotFound
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -67,6 +69,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(inbox.bp)
     app.register_blueprint(cases.bp)
     app.register_error_handler(HTTPException, api.http_error)
+    # The pages' answer to the engine saying no; the API's blueprint answers in JSON instead.
+    app.register_error_handler(Forbidden, lambda error: (render_template("errors/403.html"), 403))
+    app.register_error_handler(NotFound, lambda error: api.http_error(HTTPNotFound()))
     return app
 
 

@@ -9,7 +9,6 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template,
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
-from engine import Gridflow
 from engine.errors import (
     Conflict,
     DefinitionError,
@@ -22,12 +21,10 @@ from engine.errors import (
 )
 from engine.repository import Upload
 
+from .auth import engine
+
 bp = Blueprint("api", __name__, url_prefix="/api")
 View = TypeVar("View", bound=Callable[..., Any])
-
-
-def engine() -> Gridflow:
-    return cast(Gridflow, current_app.extensions["gridflow"])
 
 
 def _tokens() -> URLSafeTimedSerializer:

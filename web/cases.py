@@ -4,11 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from engine.errors import Conflict, Forbidden, InvalidField, NotFound
+from engine.errors import Conflict, InvalidField
 from engine.runtime import CHANNELS, URGENCIES
 
 from .auth import engine, login_required
@@ -69,12 +69,7 @@ def _report_page(values: dict[str, str], errors: dict[str, str]) -> str:
 @bp.get("/cases/<int:case_id>")
 @login_required
 def case(case_id: int) -> str:
-    try:
-        found = engine().cases.case(case_id, g.user.id)
-    except Forbidden:
-        abort(403)
-    except NotFound:
-        abort(404)
+    found = engine().cases.case(case_id, g.user.id)
     done = sorted({e["task"] for e in found["history"] if e["task"] and e["action"] in ("complete", "timer")})
     current = sorted({t["task"] for t in found["tasks"]})
     return render_template("cases/case.html", case=found, done=done, current=current)
@@ -84,12 +79,7 @@ def case(case_id: int) -> str:
 @login_required
 def diagram(case_id: int) -> Response:
     """The diagram this case runs on (its own process version, not the newest)."""
-    try:
-        found = engine().cases.case(case_id, g.user.id)
-    except Forbidden:
-        abort(403)
-    except NotFound:
-        abort(404)
+    found = engine().cases.case(case_id, g.user.id)
     xml = engine().repository.diagram(found["process"]["version_id"])
     return Response(xml, mimetype="application/xml")
 
@@ -98,10 +88,7 @@ def diagram(case_id: int) -> Response:
 @login_required
 def photo(sha256: str) -> Response:
     gridflow = engine()
-    try:
-        digest, content_type = gridflow.cases.photo(sha256, g.user.id)
-    except NotFound:
-        abort(404)
+    digest, content_type = gridflow.cases.photo(sha256, g.user.id)
     answer = send_file(gridflow.photos.path(digest), mimetype=content_type, max_age=86400)
     answer.headers["X-Content-Type-Options"] = "nosniff"
     return answer
@@ -111,12 +98,7 @@ def photo(sha256: str) -> Response:
 @login_required
 def task(task_id: int) -> ResponseReturnValue:
     gridflow = engine()
-    try:
-        form = gridflow.runtime.task_form(g.user.id, task_id)
-    except Forbidden:
-        abort(403)
-    except NotFound:
-        abort(404)
+    form = gridflow.runtime.task_form(g.user.id, task_id)
     errors: dict[str, str] = {}
     values: dict[str, Any] = {f["name"]: f["default"] for f in form["fields"]}
     if request.method == "POST":
@@ -160,10 +142,6 @@ def _assign(task_id: int, claim: bool) -> ResponseReturnValue:
     runtime = engine().runtime
     try:
         (runtime.claim_task if claim else runtime.release_task)(g.user.id, task_id)
-    except Forbidden:
-        abort(403)
-    except NotFound:
-        abort(404)
     except Conflict:
         flash(_("此任务已被他人签收或已办结"))
     else:
