@@ -22,6 +22,7 @@ from .runtime import CaseRuntime
 from .scheduler import TimerScheduler
 from .scripting import GridflowScriptEngine
 from .serialization import WorkflowCodec
+from .workflow_cache import WorkflowCache
 
 WORKFLOWS_DIR = Path(__file__).resolve().parent.parent / "workflows"
 
@@ -34,6 +35,7 @@ class Settings:
     timer_sweep_seconds: float = 60.0
     photo_dir: Path | None = None  # default: beside the SQLite file, else ./instance/photos
     clock: Clock = field(default_factory=SystemClock)
+    workflow_cache_size: int = 1000  # open cases whose workflow stays in memory (30-80 KB each)
 
 
 class Gridflow:
@@ -62,6 +64,7 @@ class Gridflow:
             codec,
             GridflowScriptEngine(self.calendar, self.clock),
             self.photos,
+            WorkflowCache(settings.workflow_cache_size),
         )
         self.timers = TimerScheduler(
             self.sessions, self.runtime, self.clock, self.calendar_days, sweep_seconds=settings.timer_sweep_seconds

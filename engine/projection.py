@@ -78,9 +78,12 @@ def _project_tasks(
     result: Projection,
 ) -> dict[str, Task]:
     ready = {str(t.id): t for t in ready_tasks}
+    # Commands run without autoflush: a row completed in this command still reads open in the
+    # database, so its state in memory decides.
     open_rows = {
         row.spiff_task_id: row
         for row in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == "open"))
+        if row.state == "open"
     }
     for spiff_id, row in list(open_rows.items()):
         if spiff_id not in ready:

@@ -15,19 +15,20 @@ from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from .errors import Conflict, Forbidden, InvalidField, NotFound, ProcessError
 from .forms import FormField, clean_submission, parse_form
 from .history import record
 from .inbox import may_act
-from .models import Case, CaseNumberCounter, CasePhoto, CaseWorkflow, Category, Department, Grid, Task, User
+from .models import Case, CaseNumberCounter, CasePhoto, CaseWorkflow, Category, Department, Grid, Task, Timer, User
 from .photos import PhotoStore
 from .projection import Projection, evaluate, project, properties
 from .repository import DefinitionRepository
 from .scripting import GridflowScriptEngine
 from .serialization import WorkflowCodec
+from .workflow_cache import WorkflowCache
 
 LIFECYCLE = "case_lifecycle"
 SYSTEM_ACTOR = "system"
@@ -53,6 +54,7 @@ class CaseRuntime:
         codec: WorkflowCodec,
         script_engine: GridflowScriptEngine,
         photos: PhotoStore,
+        workflows: WorkflowCache,
     ) -> None:
         self._sessions = sessions
         self._tz = timezone
@@ -60,6 +62,7 @@ class CaseRuntime:
         self._codec = codec
         self._script_engine = script_engine
         self._photos = photos
+        self._workflows = workflows
         self.timer_listeners: list[Callable[[], None]] = []
 
     # --- commands ---------------------------------------------------------------------------
@@ -108,7 +111,6 @@ class CaseRuntime:
                 channel=case.channel,
             )
             self._run(workflow)
-            session.add(CaseWorkflow(case_id=case.id, state=""))
             stored = [self._photos.save(content, content_type) for content, content_type in checked_photos]
             for photo in stored:
                 session.add(
@@ -123,7 +125,7 @@ class CaseRuntime:
                 )
             detail = {"process_version": process.version, "photos": [photo.sha256 for photo in stored]}
             projection = self._save(session, now, case, workflow, reporter.username, "report", None, detail)
-        self._notify(projection)
+        self._committed(case, workflow, projection)
         return case.id
 
     def complete_task(self, actor_id: int, task_id: int, submitted: Any) -> int:
@@ -138,7 +140,8 @@ class CaseRuntime:
             workflow = self._load(session, case)
             # What fell due before this instant happens first, as if the scheduler had been
             # exact: a late answer is still recorded overdue (and an interrupting timer wins).
-            self._run(workflow, refresh_timers=True)
+            if _timers_due(session, case.id, now):
+                self._run(workflow, refresh_timers=True)
             spiff_task = workflow.get_task_from_id(UUID(row.spiff_task_id))
             if spiff_task is None or spiff_task.state != TaskState.READY:
                 raise Conflict(f"task {task_id} is no longer waiting")
@@ -150,7 +153,7 @@ class CaseRuntime:
             row.completed_by = actor.username
             detail = {"title": row.title, "fields": cleaned}
             projection = self._save(session, now, case, workflow, actor.username, "complete", row, detail)
-        self._notify(projection)
+        self._committed(case, workflow, projection)
         return case.id
 
     def fire_timers(self, case_id: int) -> int:
@@ -168,7 +171,7 @@ class CaseRuntime:
             workflow = self._load(session, case)
             self._run(workflow, refresh_timers=True)
             projection = self._save(session, now, case, workflow, SYSTEM_ACTOR, None, None, {})
-        self._notify(projection)
+        self._committed(case, workflow, projection)
         return sum(f.times for f in projection.fired)
 
     def claim_task(self, user_id: int, task_id: int) -> None:
@@ -204,8 +207,11 @@ class CaseRuntime:
                 detail={"task_id": task_id},
             )
 
-    def _notify(self, projection: Projection) -> None:
-        """After commit: tell the scheduler when a command changed the case's timers."""
+    def _committed(self, case: Case, workflow: BpmnWorkflow, projection: Projection) -> None:
+        """After commit: keep the workflow for the case's next command, and tell the scheduler
+        when the command changed the case's timers."""
+        if case.status not in FINAL_STATUSES:
+            self._workflows.keep(case.id, case.version, workflow)
         if projection.timers_changed:
             for listener in self.timer_listeners:
                 listener()
@@ -221,7 +227,8 @@ class CaseRuntime:
             assert case is not None
             fields = []
             if row.state == "open":
-                workflow = self._load(session, case)
+                # Not the cached workflow: a command may be changing that one right now.
+                workflow = self._restore(session, case)
                 spiff_task = workflow.get_task_from_id(UUID(row.spiff_task_id))
                 for spec in _form(spiff_task).values():
                     default = evaluate(self._script_engine, spiff_task, spec.default) if spec.default else None
@@ -244,11 +251,18 @@ class CaseRuntime:
         """One transaction, one instant."""
         try:
             with self._script_engine.one_instant() as now, self._sessions.begin() as session:
+                # One flush at commit instead of one before every query: the command's own
+                # queries do not depend on what it changed (see projection).
+                session.autoflush = False
                 yield session, now
         except StaleDataError as exc:
             raise Conflict("the case was changed by someone else at the same time; reload and try again") from exc
 
     def _load(self, session: Session, case: Case) -> BpmnWorkflow:
+        """The case's workflow for a command: the one kept in memory if it is at the case's version."""
+        return self._workflows.take(case.id, case.version) or self._restore(session, case)
+
+    def _restore(self, session: Session, case: Case) -> BpmnWorkflow:
         state = session.get(CaseWorkflow, case.id)
         assert state is not None
         specs = self._repository.specs(session, case.process_version_id)
@@ -288,9 +302,12 @@ class CaseRuntime:
         case.version += 1
         if projection.status in FINAL_STATUSES:
             case.closed_at = now
-        state = session.get(CaseWorkflow, case.id)
-        assert state is not None
-        state.state = self._codec.state_to_json(workflow)
+        state = self._codec.state_to_json(workflow)
+        if action == "report":
+            session.add(CaseWorkflow(case_id=case.id, state=state))
+        else:
+            saved = CaseWorkflow.__table__.update().where(CaseWorkflow.case_id == case.id).values(state=state)
+            session.connection().execute(saved)
         for fired in projection.fired:
             record(
                 session,
@@ -392,10 +409,16 @@ class CaseRuntime:
 
 
 def _user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
+    user = session.get(User, user_id, options=[joinedload(User.roles)])  # one query, not two
     if user is None or not user.active:
         raise NotFound(f"user {user_id} does not exist")
     return user
+
+
+def _timers_due(session: Session, case_id: int, now: datetime) -> bool:
+    """Whether a timer of the case fell due by now; only then is the workflow asked to fire them."""
+    due = select(Timer.id).where(Timer.case_id == case_id, Timer.state == "waiting", Timer.due_at <= now).limit(1)
+    return session.scalar(due) is not None
 
 
 def _task_of(session: Session, user: User, task_id: int) -> Task:

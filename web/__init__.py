@@ -32,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         API_TOKEN_MAX_AGE=12 * 3600,
         MAX_CONTENT_LENGTH=40 * 1024 * 1024,  # six photos of 5 MB and the form around them
         PHOTO_DIR=os.environ.get("GRIDFLOW_PHOTO_DIR"),
+        WORKFLOW_CACHE_SIZE=int(os.environ.get("GRIDFLOW_WORKFLOW_CACHE_SIZE", "1000")),
         JSON_AS_ASCII=False,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
@@ -50,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             working_hours=parse_working_hours(app.config["WORKING_HOURS"]),
             timer_sweep_seconds=app.config["TIMER_SWEEP_SECONDS"],
             photo_dir=Path(app.config["PHOTO_DIR"]) if app.config["PHOTO_DIR"] else None,
+            workflow_cache_size=app.config["WORKFLOW_CACHE_SIZE"],
             clock=app.config.get("CLOCK") or SystemClock(),
         )
     )
