@@ -2,6 +2,8 @@
 
     python app.py init [--demo]              create or upgrade the database, deploy workflows/
     python app.py serve [--host H] [--port P] [--demo]
+    python app.py check                      after a crash or a restore: every case's workflow loads
+                                             and agrees with its task and timer rows
 """
 from __future__ import annotations
 
@@ -43,10 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=5000)
     serve.add_argument("--demo", action="store_true", help="load demo data first if the database has none")
     serve.add_argument("--threads", type=int, default=8)
+    commands.add_parser("check", help="check that every case's workflow loads and agrees with its rows")
     args = parser.parse_args(argv)
 
     app = create_app()
     gridflow: Gridflow = app.extensions["gridflow"]
+    if args.command == "check":
+        checked, problems = gridflow.runtime.verify_cases()
+        for problem in problems:
+            print(problem, flush=True)
+        print(f"检查了 {checked} 个案件，发现 {len(problems)} 个问题。 Checked {checked} cases, {len(problems)} problems.")
+        gridflow.close()
+        return 1 if problems else 0
     _init(gridflow, demo=args.demo)
     if args.command == "serve":
         from waitress import serve as waitress_serve

@@ -28,6 +28,7 @@ from .projection import Projection, evaluate, project, properties
 from .repository import DefinitionRepository
 from .scripting import GridflowScriptEngine
 from .serialization import WorkflowCodec
+from .timers import is_timer
 from .workflow_cache import WorkflowCache
 
 LIFECYCLE = "case_lifecycle"
@@ -243,6 +244,38 @@ class CaseRuntime:
                 "state": row.state,
                 "fields": fields,
             }
+
+    def verify_cases(self) -> tuple[int, list[str]]:
+        """Restore every case's workflow and compare it with the rows projected from it: the
+        open tasks must be the human tasks it waits on, the waiting (or set-aside) timers the
+        timers it waits on. Run after a crash or a restore from backup. Returns how many cases
+        were checked and the problems found, one line each."""
+        problems: list[str] = []
+        checked = 0
+        with self._sessions() as session:
+            for case in session.scalars(select(Case).order_by(Case.id).execution_options(yield_per=500)):
+                checked += 1
+                try:
+                    workflow = self._restore(session, case)
+                except Exception as exc:  # whatever the cause, the operator needs the case named
+                    problems.append(f"{case.case_no}: its workflow does not load: {exc}")
+                    continue
+                tasks = list(workflow.get_tasks())
+                waiting_on = {str(t.id) for t in tasks if t.state == TaskState.READY and t.task_spec.manual}
+                open_rows = set(
+                    session.scalars(select(Task.spiff_task_id).where(Task.case_id == case.id, Task.state == "open"))
+                )
+                if waiting_on != open_rows:
+                    problems.append(f"{case.case_no}: open task rows {sorted(open_rows)} != workflow {sorted(waiting_on)}")
+                timers = {str(t.id) for t in tasks if t.state == TaskState.WAITING and is_timer(t)}
+                timer_rows = set(
+                    session.scalars(
+                        select(Timer.spiff_task_id).where(Timer.case_id == case.id, Timer.state.in_(("waiting", "failed")))
+                    )
+                )
+                if timers != timer_rows:
+                    problems.append(f"{case.case_no}: waiting timer rows {sorted(timer_rows)} != workflow {sorted(timers)}")
+        return checked, problems
 
     # --- the transaction boundary -----------------------------------------------------------
 
