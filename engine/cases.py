@@ -12,8 +12,8 @@ from .inbox import task_as_dict
 from .models import Case, CasePhoto, Category, Department, Grid, ProcessVersion, Task, User
 
 PAGE_SIZE_MAX = 200
-# The two centres and the leaders see every case; others see what concerns them.
-OVERSEEING_ROLES = frozenset({"operator", "dispatcher", "leader", "admin"})
+# The two centres, the leaders and the assessment office see every case; others what concerns them.
+OVERSEEING_ROLES = frozenset({"operator", "dispatcher", "leader", "assessor", "admin"})
 
 
 def readable_by(user: User) -> ColumnElement[bool]:

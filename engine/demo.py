@@ -101,6 +101,7 @@ STAFF = {
     "operator": ("受理员（监督中心）", "operator"),
     "dispatcher": ("派遣员（指挥中心）", "dispatcher"),
     "leader": ("分管领导", "leader"),
+    "assessor": ("考核员（文明办）", "assessor"),
     "admin": ("系统管理员", "admin"),
 }
 

@@ -57,12 +57,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["gridflow"] = gridflow
 
-    from . import api, auth, cases, inbox
+    from . import api, assessment, auth, cases, inbox, open311, sampling
 
     # Pages post forms with a session cookie: CSRF tokens on every form. The API authenticates
     # each call with a Bearer token and no cookie, so it has nothing to forge.
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)
+    csrf.exempt(open311.bp)  # machine clients with an API key, no cookie
     # Chinese is the source language of every string; other languages come from catalogues.
     Babel(app, locale_selector=_language)
     app.context_processor(lambda: {"page_language": str(get_locale())})
@@ -70,6 +71,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(assessment.bp)
+    app.register_blueprint(sampling.bp)
+    app.register_blueprint(open311.bp)
     app.register_error_handler(HTTPException, api.http_error)
     # The pages' answer to the engine saying no; the API's blueprint answers in JSON instead.
     app.register_error_handler(Forbidden, lambda error: (render_template("errors/403.html"), 403))
