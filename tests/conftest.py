@@ -22,6 +22,8 @@ from engine import Gridflow, Settings
 from engine.clock import ManualClock
 from web import create_app
 
+from .browser import app_of_server, browser, live_app, office, server  # noqa: F401  (fixtures for page tests)
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A Wednesday morning, well inside working hours.
 START = datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI)
@@ -45,7 +47,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # on SQLite and on PostgreSQL: the same code on both is a promise of the product.
 POSTGRES_URL = os.environ.get("GRIDFLOW_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
-POSTGRES_TEMPLATE = "gridflow_test_template"
+POSTGRES_TEMPLATE = f"gridflow_test_template_{os.getpid()}"  # two runs at once keep apart
 
 
 def _postgres_admin() -> SqlEngine:
