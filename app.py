@@ -4,6 +4,7 @@
     python app.py serve [--host H] [--port P] [--demo]
     python app.py check                      after a crash or a restore: every case's workflow loads
                                              and agrees with its task and timer rows
+    python app.py open311-key NAME --user U  issue an Open311 client's API key (shown once); --revoke
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from flask import Flask
 
 from engine import Gridflow
 from engine.demo import DEMO_PASSWORD
+from engine.errors import GridflowError
 from web import create_app
 
 
@@ -25,6 +27,27 @@ def _init(gridflow: Gridflow, demo: bool) -> None:
             f" Running with demo accounts: every password is {DEMO_PASSWORD!r}.",
             flush=True,
         )
+
+
+def _open311_key(gridflow: Gridflow, name: str, username: str | None, revoke: bool) -> int:
+    """After `init`. The key is printed once and stored only as its SHA-256."""
+    try:
+        if revoke:
+            gridflow.open311.clients.revoke(name)
+            print(f"已停用 Open311 客户端 {name}。 Revoked the key of Open311 client {name}.")
+            return 0
+        if not username:
+            print("需要 --user：该客户端上报案件所用的账号。 --user is required.", file=sys.stderr)
+            return 2
+        api_key = gridflow.open311.clients.issue_key(name, username)
+    except GridflowError as error:
+        print(error, file=sys.stderr)
+        return 2
+    finally:
+        gridflow.close()
+    print(f"Open311 客户端 {name} 的 API 密钥（只显示这一次）。 API key of {name}, shown once:")
+    print(api_key, flush=True)
+    return 0
 
 
 def wsgi() -> Flask:
@@ -46,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--demo", action="store_true", help="load demo data first if the database has none")
     serve.add_argument("--threads", type=int, default=8)
     commands.add_parser("check", help="check that every case's workflow loads and agrees with its rows")
+    open311_key = commands.add_parser("open311-key", help="issue an Open311 client's API key, or revoke it")
+    open311_key.add_argument("name", help="the client, e.g. 12345-platform")
+    open311_key.add_argument("--user", help="the account the client's cases are reported as")
+    open311_key.add_argument("--revoke", action="store_true", help="the client's key stops working")
     args = parser.parse_args(argv)
 
     app = create_app()
@@ -54,9 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         checked, problems = gridflow.runtime.verify_cases()
         for problem in problems:
             print(problem, flush=True)
-        print(f"检查了 {checked} 个案件，发现 {len(problems)} 个问题。 Checked {checked} cases, {len(problems)} problems.")
+        print(f"检查了 {checked} 个案件，发现 {len(problems)} 个问题。")
+        print(f"Checked {checked} cases, {len(problems)} problems.")
         gridflow.close()
         return 1 if problems else 0
+    if args.command == "open311-key":
+        return _open311_key(gridflow, args.name, args.user, args.revoke)
     _init(gridflow, demo=args.demo)
     if args.command == "serve":
         from waitress import serve as waitress_serve

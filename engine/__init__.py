@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import make_url
 
+from .assessment import Assessment
 from .calendar import DEFAULT_WORKING_HOURS, BusinessCalendar
 from .calendar_days import CalendarDays
 from .cases import CaseQueries
@@ -16,9 +17,11 @@ from .clock import Clock, SystemClock
 from .db import connect, session_factory, upgrade_schema
 from .directory import Directory
 from .inbox import Inbox
+from .open311 import Open311
 from .photos import PhotoStore
 from .repository import DefinitionRepository
 from .runtime import CaseRuntime
+from .sampling import GridSampling
 from .scheduler import TimerScheduler
 from .scripting import GridflowScriptEngine
 from .serialization import WorkflowCodec
@@ -36,6 +39,7 @@ class Settings:
     photo_dir: Path | None = None  # default: beside the SQLite file, else ./instance/photos
     clock: Clock = field(default_factory=SystemClock)
     workflow_cache_size: int = 1000  # open cases whose workflow stays in memory (30-80 KB each)
+    sampling_count: int = 11  # grids drawn for the monthly inspection (每月网格抽查), of all grids
 
 
 class Gridflow:
@@ -57,6 +61,10 @@ class Gridflow:
         self.directory = Directory(self.sessions)
         self.inbox = Inbox(self.sessions)
         self.cases = CaseQueries(self.sessions)
+        self.sampling = GridSampling(
+            self.sessions, self.clock, self.photos, ZoneInfo(settings.timezone), settings.sampling_count
+        )
+        self.assessment = Assessment(self.sessions, ZoneInfo(settings.timezone))
         self.runtime = CaseRuntime(
             self.sessions,
             ZoneInfo(settings.timezone),
@@ -70,6 +78,7 @@ class Gridflow:
             self.sessions, self.runtime, self.clock, self.calendar_days, sweep_seconds=settings.timer_sweep_seconds
         )
         self.runtime.timer_listeners.append(self.timers.timers_changed)
+        self.open311 = Open311(self.sessions, self.clock, self.runtime)  # outside clients' keys and requests
 
     def init(self, workflows: Path = WORKFLOWS_DIR, demo: bool = False) -> None:
         """Create or upgrade the schema, deploy workflows/ where it changed, load demo data."""

@@ -134,6 +134,13 @@ class BusinessCalendar:
         left = (limit.days * self.working_day_seconds + limit.seconds) * (1 - share)
         return self._subtract_working_seconds(deadline.astimezone(self.tz), round(left)).astimezone(UTC)
 
+    def seconds_between(self, start: datetime, end: datetime, calendar: str = WORKING) -> int:
+        """Time from start to end counted on the case's calendar: working time, or clock time
+        for the natural calendar (emergencies)."""
+        if calendar == NATURAL:
+            return int((end - start).total_seconds())
+        return self.working_seconds_between(start, end)
+
     def working_seconds_between(self, start: datetime, end: datetime) -> int:
         """Working time from start to end; negative when end is before start (time overdue)."""
         if end < start:

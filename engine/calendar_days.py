@@ -40,7 +40,7 @@ class CalendarDays:
 
     def set(self, day: Any, kind: Any, note: Any, actor: str) -> dict[str, Any]:
         parsed = _parse_day(day)
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:  # an object or a list cannot be looked up
             raise InvalidField("kind", f"must be one of: {', '.join(KINDS)}")
         if not isinstance(note, str) or len(note) > 128:
             raise InvalidField("note", "must be text of at most 128 characters")

@@ -19,7 +19,7 @@ from .forms import parse_form
 from .serialization import Specs
 
 # Task properties whose values are Python expressions evaluated on the task data.
-EXPRESSION_PROPERTIES = ("department", "zone", "case_department")
+EXPRESSION_PROPERTIES = ("department", "zone", "case_department", "outcome")
 _DURATION_LIKE = re.compile(r"^P(?=\d|T\d)")
 _DMN_INPUT_PLACEHOLDER = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")
 

@@ -103,6 +103,7 @@ STAFF = {
     "leader": ("分管领导", "leader"),
     "assessor": ("考核员（文明办）", "assessor"),
     "admin": ("系统管理员", "admin"),
+    "open311": ("市民诉求平台（Open311）", "citizen"),  # reports from outside clients; reads only its own cases
 }
 
 

@@ -21,6 +21,11 @@ def record(
     from_status: str | None = None,
     to_status: str | None = None,
     detail: dict[str, Any] | None = None,
+    department_code: str | None = None,
+    outcome: str | None = None,
+    deadline_state: str | None = None,
+    working_seconds: int | None = None,
+    overdue_seconds: int | None = None,
 ) -> AuditEvent:
     event = AuditEvent(
         at=at,
@@ -31,6 +36,11 @@ def record(
         from_status=from_status,
         to_status=to_status,
         detail=detail or {},
+        department_code=department_code,
+        outcome=outcome,
+        deadline_state=deadline_state,
+        working_seconds=working_seconds,
+        overdue_seconds=overdue_seconds,
     )
     session.add(event)
     return event
@@ -51,4 +61,9 @@ def event_as_dict(event: AuditEvent) -> dict[str, Any]:
         "from_status": event.from_status,
         "to_status": event.to_status,
         "detail": event.detail,
+        "department_code": event.department_code,
+        "outcome": event.outcome,
+        "deadline_state": event.deadline_state,
+        "working_seconds": event.working_seconds,
+        "overdue_seconds": event.overdue_seconds,
     }

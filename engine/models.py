@@ -142,6 +142,7 @@ class Case(Base):
         Index("ix_case_status", "status"),
         Index("ix_case_department", "department_code"),
         Index("ix_case_grid", "grid_code"),
+        Index("ix_case_id_grid", "id", "grid_code"),  # a case's grid without reading its row (assessment)
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     case_no: Mapped[str] = mapped_column(String(32), unique=True)
@@ -247,10 +248,21 @@ class CalendarDay(Base):
 
 
 class AuditEvent(Base):
-    """Append-only: who did what, when, and from which status to which."""
+    """Append-only: who did what, when, and from which status to which. A completion also
+    records what the assessment (考核) counts, fixed at the moment it happened: the department
+    answerable, how the task ended, whether it was late and by how much working time."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_case", "case_id", "id"),)
+    __table_args__ = (
+        Index("ix_audit_case", "case_id", "id"),
+        # The assessment reads only these columns of a period's events: the index covers them,
+        # so its aggregates never read the wide rows (detail JSON) of 100,000 cases.
+        Index(
+            "ix_audit_assessment", "action", "at", "department_code", "outcome", "deadline_state",
+            "overdue_seconds", "working_seconds", "case_id", "actor",
+        ),
+        Index("ix_audit_outcome_case", "outcome", "case_id", "department_code", "at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(64))
@@ -260,9 +272,74 @@ class AuditEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(32))
     to_status: Mapped[str | None] = mapped_column(String(32))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    department_code: Mapped[str | None] = mapped_column(String(16))  # answerable for the case then
+    outcome: Mapped[str | None] = mapped_column(String(32))  # the task's `outcome` property
+    deadline_state: Mapped[str | None] = mapped_column(String(16))  # of the task when completed / set by a timer
+    working_seconds: Mapped[int | None] = mapped_column(Integer)  # from the task opening to its completion
+    overdue_seconds: Mapped[int | None] = mapped_column(Integer)  # past the task's deadline, 0 when in time
 
 
 class CaseNumberCounter(Base):
     __tablename__ = "case_number_counter"
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last: Mapped[int] = mapped_column(Integer)
+
+
+# --- the monthly grid sampling (每月网格抽查) --------------------------------------------------
+
+class SamplingDraw(Base):
+    """One month's random draw of grids to inspect. The seed and the grid list drawn from are
+    kept so that anyone can re-do the draw (engine.sampling.draw_grids) and check it."""
+
+    __tablename__ = "sampling_draw"
+    __table_args__ = (UniqueConstraint("month", name="uq_sampling_draw_month"),)  # one draw a month
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM in the office's time zone
+    seed: Mapped[str] = mapped_column(String(20))  # decimal: a 64-bit seed does not fit a signed BIGINT
+    count: Mapped[int] = mapped_column(Integer)
+    population: Mapped[list[str]] = mapped_column(JSON)  # every grid code at the draw, sorted
+    grids: Mapped[list[str]] = mapped_column(JSON)  # the grid codes drawn, in the order drawn
+    drawn_by: Mapped[str] = mapped_column(String(64))
+    drawn_at: Mapped[datetime]
+
+
+class GridInspection(Base):
+    """The assessment team's result for one drawn grid; recorded once, never replaced."""
+
+    __tablename__ = "grid_inspection"
+    __table_args__ = (UniqueConstraint("draw_id", "grid_code", name="uq_grid_inspection_draw_grid"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draw_id: Mapped[int] = mapped_column(ForeignKey("sampling_draw.id"))
+    grid_code: Mapped[str] = mapped_column(ForeignKey("grid.code"))
+    passed: Mapped[bool] = mapped_column(Boolean)  # 合格 / 不合格
+    problems: Mapped[int] = mapped_column(Integer)  # problems found on the spot
+    notes: Mapped[str] = mapped_column(Text)
+    inspected_by: Mapped[str] = mapped_column(String(64))
+    inspected_at: Mapped[datetime]
+
+
+class GridInspectionPhoto(Base):
+    """A photo taken at an inspection; the bytes live in the PhotoStore under their SHA-256."""
+
+    __tablename__ = "grid_inspection_photo"
+    __table_args__ = (Index("ix_grid_inspection_photo_inspection", "inspection_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("grid_inspection.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+
+
+# --- the outside world -----------------------------------------------------------------------
+
+class Open311Client(Base):
+    """An outside system (a citizens' portal, the 12345 platform) that reports cases through
+    Open311. Only the SHA-256 of its key is kept: the key itself is shown once, when issued."""
+
+    __tablename__ = "open311_client"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))  # its cases are reported as this account
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from .calendar import WORKING
 from .errors import Conflict, Forbidden, InvalidField, NotFound, ProcessError
 from .forms import FormField, clean_submission, parse_form
 from .history import record
@@ -46,6 +48,14 @@ FINAL_STATUSES = ("closed", "rejected", "completed")
 REPORT_TEXT_LIMITS = {"description": 2000, "address": 256}
 
 
+@dataclass(frozen=True)
+class Completion:
+    outcome: str | None
+    deadline_state: str
+    working_seconds: int
+    overdue_seconds: int | None  # None: the task had no deadline
+
+
 class CaseRuntime:
     def __init__(
         self,
@@ -68,8 +78,12 @@ class CaseRuntime:
 
     # --- commands ---------------------------------------------------------------------------
 
-    def report_case(self, reporter_id: int, report: Any, photos: Sequence[bytes] = ()) -> int:
-        """上报: start a case on the newest lifecycle version, with its photos. Returns its id."""
+    def report_case(
+        self, reporter_id: int, report: Any, photos: Sequence[bytes] = (), source: dict[str, Any] | None = None
+    ) -> int:
+        """上报: start a case on the newest lifecycle version, with its photos. Returns its id.
+        `source` is what only the reporting channel knows (an Open311 client, the citizen's
+        contact), kept on the report's audit event for the centre and never shown publicly."""
         with self._command() as (session, now):
             reporter = _user(session, reporter_id)
             category, grid, fields = self._check_report(session, reporter, report)
@@ -125,6 +139,8 @@ class CaseRuntime:
                     )
                 )
             detail = {"process_version": process.version, "photos": [photo.sha256 for photo in stored]}
+            if source:
+                detail["source"] = source
             projection = self._save(session, now, case, workflow, reporter.username, "report", None, detail)
         self._committed(case, workflow, projection)
         return case.id
@@ -153,7 +169,8 @@ class CaseRuntime:
             row.completed_at = now
             row.completed_by = actor.username
             detail = {"title": row.title, "fields": cleaned}
-            projection = self._save(session, now, case, workflow, actor.username, "complete", row, detail)
+            measured = self._measure(spiff_task, row, now)
+            projection = self._save(session, now, case, workflow, actor.username, "complete", row, detail, measured)
         self._committed(case, workflow, projection)
         return case.id
 
@@ -266,15 +283,18 @@ class CaseRuntime:
                     session.scalars(select(Task.spiff_task_id).where(Task.case_id == case.id, Task.state == "open"))
                 )
                 if waiting_on != open_rows:
-                    problems.append(f"{case.case_no}: open task rows {sorted(open_rows)} != workflow {sorted(waiting_on)}")
-                timers = {str(t.id) for t in tasks if t.state == TaskState.WAITING and is_timer(t)}
-                timer_rows = set(
-                    session.scalars(
-                        select(Timer.spiff_task_id).where(Timer.case_id == case.id, Timer.state.in_(("waiting", "failed")))
+                    problems.append(
+                        f"{case.case_no}: open task rows {sorted(open_rows)} != workflow {sorted(waiting_on)}"
                     )
+                timers = {str(t.id) for t in tasks if t.state == TaskState.WAITING and is_timer(t)}
+                still_timed = Timer.state.in_(("waiting", "failed"))
+                timer_rows = set(
+                    session.scalars(select(Timer.spiff_task_id).where(Timer.case_id == case.id, still_timed))
                 )
                 if timers != timer_rows:
-                    problems.append(f"{case.case_no}: waiting timer rows {sorted(timer_rows)} != workflow {sorted(timers)}")
+                    problems.append(
+                        f"{case.case_no}: waiting timer rows {sorted(timer_rows)} != workflow {sorted(timers)}"
+                    )
         return checked, problems
 
     # --- the transaction boundary -----------------------------------------------------------
@@ -325,6 +345,7 @@ class CaseRuntime:
         action: str | None,
         completed: Task | None,
         detail: dict[str, Any],
+        measured: Completion | None = None,
     ) -> Projection:
         """Project, save the workflow state and record the command: one event for the action
         (if any) and one for each timer that fired."""
@@ -359,6 +380,8 @@ class CaseRuntime:
                     "department": case.department_code,
                     "next_due_at": fired.timer.due_at.isoformat() if fired.timer.due_at else None,
                 },
+                department_code=case.department_code,
+                deadline_state=fired.task.deadline_state if fired.task else None,
             )
         if action is None:
             return projection
@@ -378,8 +401,27 @@ class CaseRuntime:
                 ],
                 "cancelled": [t.task for t in projection.cancelled],
             },
+            department_code=(completed.department_code if completed else None) or case.department_code,
+            outcome=measured.outcome if measured else None,
+            deadline_state=measured.deadline_state if measured else None,
+            working_seconds=measured.working_seconds if measured else None,
+            overdue_seconds=measured.overdue_seconds if measured else None,
         )
         return projection
+
+    def _measure(self, spiff_task: SpiffTask, row: Task, now: datetime) -> Completion:
+        """What the assessment counts of a completion, on the case's own calendar."""
+        expression = properties(spiff_task).get("outcome")
+        outcome = evaluate(self._script_engine, spiff_task, expression) if expression else None
+        calendar = str(spiff_task.data.get("calendar") or WORKING)
+        seconds = self._script_engine.calendar.seconds_between
+        late = row.due_at is not None and now >= row.due_at
+        return Completion(
+            outcome=str(outcome) if outcome is not None else None,
+            deadline_state="overdue" if late else row.deadline_state,
+            working_seconds=seconds(row.created_at, now, calendar),
+            overdue_seconds=max(0, seconds(row.due_at, now, calendar)) if row.due_at is not None else None,
+        )
 
     # --- input checks -----------------------------------------------------------------------
 

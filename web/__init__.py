@@ -15,7 +15,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from engine import Gridflow, Settings
 from engine.calendar import parse_working_hours
 from engine.clock import SystemClock
-from engine.errors import Forbidden, NotFound
+from engine.errors import Forbidden, InvalidField, NotFound
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=40 * 1024 * 1024,  # six photos of 5 MB and the form around them
         PHOTO_DIR=os.environ.get("GRIDFLOW_PHOTO_DIR"),
         WORKFLOW_CACHE_SIZE=int(os.environ.get("GRIDFLOW_WORKFLOW_CACHE_SIZE", "1000")),
+        SAMPLING_COUNT=int(os.environ.get("GRIDFLOW_SAMPLING_COUNT", "11")),
         JSON_AS_ASCII=False,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
@@ -52,12 +53,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             timer_sweep_seconds=app.config["TIMER_SWEEP_SECONDS"],
             photo_dir=Path(app.config["PHOTO_DIR"]) if app.config["PHOTO_DIR"] else None,
             workflow_cache_size=app.config["WORKFLOW_CACHE_SIZE"],
+            sampling_count=app.config["SAMPLING_COUNT"],
             clock=app.config.get("CLOCK") or SystemClock(),
         )
     )
     app.extensions["gridflow"] = gridflow
 
-    from . import api, assessment, auth, cases, inbox, open311, sampling
+    from . import api, assessment, auth, cases, inbox, open311, pages, sampling
 
     # Pages post forms with a session cookie: CSRF tokens on every form. The API authenticates
     # each call with a Bearer token and no cookie, so it has nothing to forge.
@@ -75,6 +77,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(sampling.bp)
     app.register_blueprint(open311.bp)
     app.register_error_handler(HTTPException, api.http_error)
+    app.before_request(pages.refuse_nul_characters)
+    # A page's own forms show a bad field beside it; what reaches here is a hand-made request.
+    app.register_error_handler(InvalidField, lambda error: (f"{error.field}: {error.reason}", 400))
     # The pages' answer to the engine saying no; the API's blueprint answers in JSON instead.
     app.register_error_handler(Forbidden, lambda error: (render_template("errors/403.html"), 403))
     app.register_error_handler(NotFound, lambda error: api.http_error(HTTPNotFound()))

@@ -21,10 +21,14 @@ from engine.errors import (
 )
 from engine.repository import Upload
 
+from . import open311
 from .auth import engine
+from .openapi import INTEGER_MAX, ROW_ID, openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 View = TypeVar("View", bound=Callable[..., Any])
+# Row ids are 32-bit integers on PostgreSQL: a larger number is no row, and SQLite would fail to
+# bind it at all (a 500 instead of a 404).
 
 
 def _tokens() -> URLSafeTimedSerializer:
@@ -64,9 +68,12 @@ def _int_arg(name: str, default: int) -> int:
     if value is None:
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError as exc:
         raise InvalidField(name, "must be a whole number") from exc
+    if not 0 <= number <= INTEGER_MAX:  # a negative LIMIT or OFFSET is an error on PostgreSQL
+        raise InvalidField(name, f"must be a whole number from 0 to {INTEGER_MAX}")
+    return number
 
 
 # --- errors: each engine error is one status with a JSON body ----------------------------------
@@ -98,6 +105,8 @@ def http_error(error: HTTPException) -> Any:
     """Registered on the app: routing errors (404, 405, 413) never reach a blueprint."""
     if request.path.startswith(bp.url_prefix or "/api"):
         return jsonify({"error": error.description}), error.code or 500
+    if request.path.startswith(open311.bp.url_prefix or "/open311"):
+        return open311.http_error(error)  # in the standard's error format
     if error.code == 403:
         return render_template("errors/403.html"), 403
     return error
@@ -108,6 +117,11 @@ def http_error(error: HTTPException) -> Any:
 @bp.get("/health")
 def health() -> Response:
     return jsonify({"status": "ok"})
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())
 
 
 @bp.post("/login")
@@ -159,7 +173,7 @@ def report_case() -> tuple[Response, int]:
     return jsonify({"id": case["id"], "case_no": case["case_no"], "status": case["status"]}), 201
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get(f"/cases/<{ROW_ID}:case_id>")
 @login_required
 def case(case_id: int) -> Response:
     return jsonify(engine().cases.case(case_id, g.user.id))
@@ -197,13 +211,13 @@ def inbox() -> Response:
     )
 
 
-@bp.get("/tasks/<int:task_id>")
+@bp.get(f"/tasks/<{ROW_ID}:task_id>")
 @login_required
 def task(task_id: int) -> Response:
     return jsonify(engine().runtime.task_form(g.user.id, task_id))
 
 
-@bp.post("/tasks/<int:task_id>/complete")
+@bp.post(f"/tasks/<{ROW_ID}:task_id>/complete")
 @login_required
 def complete_task(task_id: int) -> Response:
     case_id = engine().runtime.complete_task(g.user.id, task_id, json_body())
@@ -264,14 +278,14 @@ def _admin_only(what: str) -> None:
         raise Forbidden(f"only an administrator {what}")
 
 
-@bp.post("/tasks/<int:task_id>/claim")
+@bp.post(f"/tasks/<{ROW_ID}:task_id>/claim")
 @login_required
 def claim_task(task_id: int) -> Response:
     engine().runtime.claim_task(g.user.id, task_id)
     return jsonify(engine().runtime.task_form(g.user.id, task_id))
 
 
-@bp.post("/tasks/<int:task_id>/release")
+@bp.post(f"/tasks/<{ROW_ID}:task_id>/release")
 @login_required
 def release_task(task_id: int) -> Response:
     engine().runtime.release_task(g.user.id, task_id)

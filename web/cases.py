@@ -12,6 +12,7 @@ from engine.errors import Conflict, InvalidField
 from engine.runtime import CHANNELS, URGENCIES
 
 from .auth import engine, login_required
+from .openapi import ROW_ID
 from .pages import EVENT_NAMES, STATUS_NAMES, back_to_referrer
 
 bp = Blueprint("cases", __name__)
@@ -66,7 +67,7 @@ def _report_page(values: dict[str, str], errors: dict[str, str]) -> str:
     )
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get(f"/cases/<{ROW_ID}:case_id>")
 @login_required
 def case(case_id: int) -> str:
     found = engine().cases.case(case_id, g.user.id)
@@ -75,7 +76,7 @@ def case(case_id: int) -> str:
     return render_template("cases/case.html", case=found, done=done, current=current)
 
 
-@bp.get("/cases/<int:case_id>/diagram.bpmn")
+@bp.get(f"/cases/<{ROW_ID}:case_id>/diagram.bpmn")
 @login_required
 def diagram(case_id: int) -> Response:
     """The diagram this case runs on (its own process version, not the newest)."""
@@ -94,7 +95,7 @@ def photo(sha256: str) -> Response:
     return answer
 
 
-@bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
+@bp.route(f"/tasks/<{ROW_ID}:task_id>", methods=["GET", "POST"])
 @login_required
 def task(task_id: int) -> ResponseReturnValue:
     gridflow = engine()
@@ -126,13 +127,13 @@ def task(task_id: int) -> ResponseReturnValue:
     return (page, 422) if errors else page
 
 
-@bp.post("/tasks/<int:task_id>/claim")
+@bp.post(f"/tasks/<{ROW_ID}:task_id>/claim")
 @login_required
 def claim(task_id: int) -> ResponseReturnValue:
     return _assign(task_id, claim=True)
 
 
-@bp.post("/tasks/<int:task_id>/release")
+@bp.post(f"/tasks/<{ROW_ID}:task_id>/release")
 @login_required
 def release(task_id: int) -> ResponseReturnValue:
     return _assign(task_id, claim=False)

@@ -1,0 +1,308 @@
+"""Open311 GeoReport v2 at /open311/v2, with the standard's own example requests adapted to our
+codes: a client's report becomes a case on channel web that walks the usual lifecycle, anyone
+reads its public part, and a bad key or field is refused in the standard's error format with
+nothing stored."""
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from xml.etree import ElementTree
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app import main as command_line
+from engine import Gridflow
+from engine.clock import ManualClock
+
+from .conftest import Api
+
+FORM = "application/x-www-form-urlencoded; charset=utf-8"
+# The standard's example POST (wiki.open311.org/GeoReport_v2, POST Service Request), with our
+# service code (SJ0401 路面塌陷 for its sinkhole) and the grid attribute in place of its own.
+EXAMPLE_POST = (
+    "api_key={key}&jurisdiction_id=city.gov&service_code=SJ0401&lat=37.76524078&long=-122.4212043"
+    "&address_string=1234+5th+street&email=smit333%40sfgov.edu&device_id=tt222111&account_id=123456"
+    "&first_name=john&last_name=smith&phone=111111111&description=A+large+sinkhole+is+destroying+the+street"
+    "&media_url=http%3A%2F%2Ffarm3.static.flickr.com%2F2002%2F2212426634_5ed477a060.jpg&attribute[grid]=03-02"
+)
+
+
+@pytest.fixture
+def api_key(gridflow: Gridflow) -> str:
+    return gridflow.open311.clients.issue_key("市民服务网站", "open311")
+
+
+def post(api: Api, body: str | dict[str, str], format: str = "json", expect: int = 201) -> Any:
+    if isinstance(body, dict):
+        body = "&".join(f"{quote(name)}={quote(value)}" for name, value in body.items())
+    answer = api.client.post(f"/open311/v2/requests.{format}", data=body, content_type=FORM)
+    assert answer.status_code == expect, answer.get_data(as_text=True)
+    return answer.get_json() if answer.is_json else ElementTree.fromstring(answer.data)
+
+
+def read(api: Api, path: str, expect: int = 200) -> Any:
+    answer = api.client.get(f"/open311/v2/{path}")  # no key, no token: reads are open
+    assert answer.status_code == expect, answer.get_data(as_text=True)
+    return answer.get_json() if answer.is_json else ElementTree.fromstring(answer.data)
+
+
+def case_count(api: Api) -> int:
+    return int(api.get("/api/cases?per_page=1", "operator")["total"])
+
+
+def report(api: Api, api_key: str, **fields: str) -> str:
+    """A valid Open311 report (店外经营 in grid 03-02) with some fields changed; its case number."""
+    body = {
+        "api_key": api_key,
+        "service_code": "SJ0502",
+        "attribute[grid]": "03-02",
+        "address_string": "人民路 18 号",
+        "description": "商户在店外摆放货架，占用人行道",
+    } | fields
+    return str(post(api, body)[0]["service_request_id"])
+
+
+def test_services_are_our_categories_in_json_and_xml(api: Api, gridflow: Gridflow) -> None:
+    services = read(api, "services.json")
+    assert [s["service_code"] for s in services] == [c["code"] for c in gridflow.directory.categories()]
+    assert next(s for s in services if s["service_code"] == "SJ0502") == {
+        "service_code": "SJ0502",
+        "service_name": "店外经营",
+        "description": "事件 · 街面秩序 · 店外经营",
+        "metadata": True,
+        "type": "realtime",
+        "keywords": "店外经营, 街面秩序, 事件",
+        "group": "事件 · 街面秩序",
+    }
+    xml = read(api, "services.xml")
+    assert xml.tag == "services"
+    assert [s.findtext("service_code") for s in xml.findall("service")] == [s["service_code"] for s in services]
+    assert xml.find("service/metadata").text == "true"
+
+
+def test_a_service_definition_asks_for_the_grid_and_the_urgency(api: Api) -> None:
+    definition = read(api, "services/SJ0502.json")
+    assert definition["service_code"] == "SJ0502"
+    grid, urgency = definition["attributes"]
+    assert (grid["code"], grid["datatype"], grid["required"], grid["variable"], grid["order"]) == (
+        "grid",
+        "singlevaluelist",
+        True,
+        True,
+        1,
+    )
+    assert len(grid["values"]) == 33
+    assert {"key": "03-02", "name": "03网区2号网格"} in grid["values"]
+    assert (urgency["code"], urgency["required"]) == ("urgency", False)
+    assert urgency["values"] == [{"key": "normal", "name": "一般"}, {"key": "urgent", "name": "紧急"}]
+    xml = read(api, "services/SJ0502.xml")
+    assert [a.findtext("code") for a in xml.findall("attributes/attribute")] == ["grid", "urgency"]
+    assert len(xml.findall("attributes/attribute/values/value")) == 35
+    assert read(api, "services/XX9999.json", expect=404) == [
+        {"code": 404, "description": "问题类别（service_code）: unknown service 'XX9999'"}
+    ]
+
+
+def test_the_standards_example_report_becomes_a_web_case_verified_then_registered(api: Api, api_key: str) -> None:
+    created = post(api, EXAMPLE_POST.format(key=api_key))
+    assert created == [
+        {
+            "service_request_id": "20261125-0001",
+            "service_notice": "已受理，案件编号 20261125-0001：经现场核实后由监督中心立案，派遣责任单位限时办结。",
+            "account_id": None,
+        }
+    ]
+    # Channel web, like any citizen's report: the zone's collector verifies first.
+    verify = next(t for t in api.inbox("collector03") if t["case_no"] == "20261125-0001")
+    assert verify["task"] == "verify"
+    case = api.case(verify["case_id"])
+    assert (case["channel"], case["category"]["code"], case["grid"]["code"]) == ("web", "SJ0401", "03-02")
+    assert (case["address"], case["description"]) == ("1234 5th street", "A large sinkhole is destroying the street")
+    # The centre sees who reported and how to reach them; the public never does.
+    reported = next(e for e in case["history"] if e["action"] == "report")  # one event, one transaction
+    assert reported["actor"] == "open311"
+    source = reported["detail"]["source"]
+    assert source["client"] == "市民服务网站"
+    assert source["contact"]["email"] == "smit333@sfgov.edu"
+    assert source["lat_long"] == [37.76524078, -122.4212043]
+    assert source["media_url"].endswith("2212426634_5ed477a060.jpg")
+
+    api.complete("collector03", case["id"], "verify", found=True, note="现场确有塌陷")
+    register = api.task("operator", case["id"], "register")
+    assert register["case_no"] == "20261125-0001"
+
+    public = read(api, "requests/20261125-0001.json")
+    assert public == [
+        {
+            "service_request_id": "20261125-0001",
+            "status": "open",
+            "status_notes": "待立案",
+            "service_name": "路面塌陷",
+            "service_code": "SJ0401",
+            "description": "A large sinkhole is destroying the street",
+            "agency_responsible": None,
+            "service_notice": None,
+            "requested_datetime": "2026-11-25T09:00:00+08:00",
+            "updated_datetime": "2026-11-25T09:00:00+08:00",
+            "address": "1234 5th street",
+        }
+    ]
+    everything_public = str(read(api, "requests.json")) + api.client.get("/open311/v2/requests.xml").get_data(True)
+    for private in ("smit333", "john", "111111111", "open311"):
+        assert private not in everything_public
+
+
+def test_status_turns_closed_when_the_case_is_closed(api: Api, api_key: str, clock: ManualClock) -> None:
+    case_no = report(api, api_key, service_code="SJ0401", description="路面塌陷约一平方米")
+    case_id = next(t["case_id"] for t in api.inbox("collector03") if t["case_no"] == case_no)
+    api.complete("collector03", case_id, "verify", found=True, note="属实")
+    api.complete("operator", case_id, "register", decision="register")
+    api.complete("dispatcher", case_id, "dispatch", department="ZJJ")
+    assert read(api, f"requests/{case_no}.json")[0]["agency_responsible"] == "住建局"
+    assert read(api, "requests.json?status=closed") == []
+    api.complete("zjj", case_id, "handle", action="done", result="已回填修复")
+    api.complete("collector03", case_id, "check", passed=True, note="已修复")
+    clock.advance(timedelta(minutes=30))
+    api.complete("operator", case_id, "close")
+
+    closed = read(api, f"requests/{case_no}.json")[0]
+    assert (closed["status"], closed["status_notes"], closed["agency_responsible"]) == ("closed", "已结案", "住建局")
+    assert closed["updated_datetime"] == "2026-11-25T09:30:00+08:00"  # when it closed
+    assert [r["service_request_id"] for r in read(api, "requests.json?status=closed")] == [case_no]
+    assert read(api, "requests.json?status=open") == []
+    xml = read(api, f"requests/{case_no}.xml")
+    assert xml.tag == "service_requests" and xml.findtext("request/status") == "closed"
+
+
+def test_a_rejected_case_is_closed_too(api: Api, api_key: str) -> None:
+    case_no = report(api, api_key)
+    case_id = next(t["case_id"] for t in api.inbox("collector03") if t["case_no"] == case_no)
+    api.complete("collector03", case_id, "verify", found=False, note="现场未发现")
+    api.complete("operator", case_id, "register", decision="reject", reason="现场未发现")
+    assert read(api, f"requests/{case_no}.json")[0]["status"] == "closed"
+
+
+def test_a_bad_key_is_refused_in_the_standards_format_and_nothing_is_stored(
+    api: Api, api_key: str, gridflow: Gridflow
+) -> None:
+    before = case_count(api)
+    refused = [{"code": 403, "description": "API 密钥（api_key）: missing or invalid"}]
+    assert post(api, EXAMPLE_POST.format(key="xyz"), expect=403) == refused
+    assert post(api, EXAMPLE_POST.replace("api_key={key}&", ""), expect=403) == refused
+    xml = post(api, EXAMPLE_POST.format(key="xyz"), format="xml", expect=403)
+    assert (xml.tag, xml.findtext("error/code")) == ("errors", "403")
+    gridflow.open311.clients.revoke("市民服务网站")
+    assert post(api, EXAMPLE_POST.format(key=api_key), expect=403) == refused
+    assert case_count(api) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "field"),
+    [
+        ({"attribute[grid]": ""}, 400, "attribute[grid]"),
+        ({"attribute[grid]": "99-99"}, 400, "attribute[grid]"),
+        ({"attribute[urgency]": "asap"}, 400, "attribute[urgency]"),
+        ({"service_code": ""}, 400, "service_code"),
+        ({"service_code": "XX9999"}, 404, "service_code"),
+        ({"description": ""}, 400, "description"),
+        ({"description": "长" * 2001}, 400, "description"),
+        ({"address_string": ""}, 400, "address_string"),
+        ({"address_string": "", "lat": "31.2"}, 400, "long"),
+        ({"lat": "north", "long": "121.4"}, 400, "lat"),
+        ({"lat": "31.2", "long": "181"}, 400, "long"),
+        ({"media_url": "javascript:alert(1)"}, 400, "media_url"),
+        ({"email": "x" * 300}, 400, "email"),
+    ],
+)
+def test_a_bad_field_is_named_and_nothing_is_stored(
+    api: Api, api_key: str, change: dict[str, str], status: int, field: str
+) -> None:
+    before = case_count(api)
+    body = {
+        "api_key": api_key,
+        "service_code": "SJ0502",
+        "attribute[grid]": "03-02",
+        "address_string": "人民路 18 号",
+        "description": "商户在店外摆放货架",
+    } | change
+    errors = post(api, body, expect=status)
+    assert len(errors) == 1 and errors[0]["code"] == status
+    assert f"（{field}）: " in errors[0]["description"], errors
+    assert case_count(api) == before
+
+
+def test_a_position_without_an_address_is_the_address(api: Api, api_key: str) -> None:
+    urgent = {"attribute[urgency]": "urgent"}
+    case_no = report(api, api_key, address_string="", lat="31.2304", long="121.4737", **urgent)
+    assert read(api, f"requests/{case_no}.json")[0]["address"] == "WGS84 31.2304, 121.4737"
+
+
+def test_requests_filter_by_number_code_status_and_dates(api: Api, api_key: str, clock: ManualClock) -> None:
+    first = report(api, api_key)
+    clock.advance(timedelta(days=1))
+    second = report(api, api_key, service_code="SJ0101")
+    third = report(api, api_key, service_code="SJ0101")
+
+    def numbers(query: str) -> list[str]:
+        return [r["service_request_id"] for r in read(api, f"requests.json?{query}")]
+
+    assert numbers("") == [third, second, first]  # newest first
+    assert numbers(f"service_request_id={first},{third}") == [third, first]
+    assert numbers(f"service_request_id={first}&service_code=SJ0101") == [first]  # the number overrides
+    assert numbers("service_code=SJ0101") == [third, second]
+    assert numbers("service_code=SJ0502,SJ0101") == [third, second, first]
+    assert numbers("status=open") == [third, second, first]
+    assert numbers("status=open,closed") == [third, second, first]
+    assert numbers("start_date=2026-11-26T00:00:00%2B08:00") == [third, second]
+    assert numbers("start_date=2026-11-26T00:00:00 08:00") == [third, second]  # an unencoded +
+    assert numbers("end_date=2026-11-25T16:00:00Z") == [first]
+    assert numbers("start_date=2026-08-01T00:00:00Z&end_date=2026-10-01T00:00:00Z") == []
+    xml = read(api, "requests.xml?service_code=SJ0101")
+    assert [r.findtext("service_request_id") for r in xml.findall("request")] == [third, second]
+
+    for query, field in (
+        ("start_date=2026-01-01T00:00:00Z&end_date=2026-11-25T00:00:00Z", "end_date"),
+        ("start_date=2026-11-25T00:00:00Z&end_date=2026-11-24T00:00:00Z", "end_date"),
+        ("start_date=yesterday", "start_date"),
+        ("end_date=2026-11-25T00:00:00", "end_date"),
+        ("start_date=0001-01-01T00:00:00Z", "start_date"),
+        ("status=pending", "status"),
+    ):
+        errors = read(api, f"requests.json?{query}", expect=400)
+        assert errors[0]["code"] == 400 and f"（{field}）: " in errors[0]["description"], (query, errors)
+    assert read(api, "requests/20261125-9999.json", expect=404)[0]["code"] == 404
+
+
+def test_routing_errors_under_open311_answer_in_the_standards_format(api: Api) -> None:
+    assert read(api, "services.csv", expect=404) == [
+        {"code": 404, "description": "格式（format）: answers come as .json or .xml, not .csv"}
+    ]
+    assert read(api, "nowhere.json", expect=404)[0]["code"] == 404
+    answer = api.client.delete("/open311/v2/requests.json")
+    assert answer.status_code == 405
+    assert answer.get_json()[0]["code"] == 405
+    assert set(answer.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+
+
+def test_the_command_line_issues_a_key_shown_once_and_stored_as_its_hash(
+    api: Api, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("GRIDFLOW_INSTANCE", str(tmp_path / "command-line"))
+    assert command_line(["open311-key", "12345-platform", "--user", "open311"]) == 0
+    api_key = capsys.readouterr().out.strip().splitlines()[-1]
+    db = create_engine(database_url)
+    with db.connect() as connection:
+        stored = connection.execute(text("SELECT key_sha256, active FROM open311_client WHERE name = '12345-platform'"))
+        assert stored.one() == (hashlib.sha256(api_key.encode()).hexdigest(), True)
+    db.dispose()
+    report(api, api_key)
+
+    assert command_line(["open311-key", "12345-platform", "--user", "nobody"]) == 2
+    assert "nobody" in capsys.readouterr().err
+    assert command_line(["open311-key", "12345-platform", "--revoke"]) == 0
+    post(api, {"api_key": api_key, "service_code": "SJ0502"}, expect=403)
