@@ -59,7 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["gridflow"] = gridflow
 
-    from . import api, assessment, auth, cases, inbox, open311, pages, sampling
+    from . import admin, admin_reference, api, assessment, auth, cases, inbox, open311, pages, sampling
 
     # Pages post forms with a session cookie: CSRF tokens on every form. The API authenticates
     # each call with a Bearer token and no cookie, so it has nothing to forge.
@@ -76,6 +76,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(assessment.bp)
     app.register_blueprint(sampling.bp)
     app.register_blueprint(open311.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(admin_reference.bp)
     app.register_error_handler(HTTPException, api.http_error)
     app.before_request(pages.refuse_nul_characters)
     # A page's own forms show a bad field beside it; what reaches here is a hand-made request.
