@@ -275,13 +275,17 @@ class Assessment:
             if not row["dispatched"] and not row["handled"]:
                 unscored.append(row | {"score": None, "rank": None, "passed": None})
                 continue
+            # A part with nothing to measure (nothing handled yet, nothing dispatched this
+            # quarter) is left out and the others are scaled up, rather than counted as zero.
             parts = {
-                "on_time_rate": row["on_time_rate"] if row["on_time_rate"] is not None else 0.0,
-                "closure_rate": row["closure_rate"] if row["closure_rate"] is not None else 0.0,
-                "rework_free": 1 - min(1.0, row["rework_rate"] or 0.0),
-                "return_free": 1 - min(1.0, (row["returned"] / row["dispatched"]) if row["dispatched"] else 0.0),
+                "on_time_rate": row["on_time_rate"],
+                "closure_rate": row["closure_rate"],
+                "rework_free": None if row["rework_rate"] is None else 1 - min(1.0, row["rework_rate"]),
+                "return_free": 1 - min(1.0, row["returned"] / row["dispatched"]) if row["dispatched"] else None,
             }
-            score = round(sum(SCORE_WEIGHTS[k] * v for k, v in parts.items()), 1)
+            measured = {k: v for k, v in parts.items() if v is not None}
+            weight = sum(SCORE_WEIGHTS[k] for k in measured)
+            score = round(100 * sum(SCORE_WEIGHTS[k] * v for k, v in measured.items()) / weight, 1)
             scored.append(row | {"score": score, "passed": score >= PASS_MARK})
         scored.sort(key=lambda r: (-r["score"], r["department"]))
         for rank, row in enumerate(scored, start=1):

@@ -32,6 +32,14 @@ def readable_by(user: User) -> ColumnElement[bool]:
     return or_(*concerns)
 
 
+def _history_for(reader: User, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What only the reporting channel knows (an Open311 citizen's contact, coordinates) is for
+    the centres: a collector or a department reading the same case does not see it."""
+    if reader.role_names & OVERSEEING_ROLES:
+        return history
+    return [e | {"detail": {k: v for k, v in e["detail"].items() if k != "source"}} for e in history]
+
+
 class CaseQueries:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -61,7 +69,7 @@ class CaseQueries:
                     for p in photos
                 ],
                 "tasks": [task_as_dict(t, case.case_no) for t in tasks if t.state == "open"],
-                "history": case_history(session, case.id),
+                "history": _history_for(reader, case_history(session, case.id)),
             }
 
     def photo(self, sha256: str, reader_id: int) -> tuple[str, str]:

@@ -49,6 +49,11 @@ def _digest(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
+# Only what citizens reported themselves is published: a hotline operator's, a collector's or a
+# leader's description may carry names and telephone numbers that were never meant for the web.
+PUBLISHED_CHANNELS = ("web", "wechat")
+
+
 @dataclass(frozen=True)
 class Open311Caller:
     client: str
@@ -237,7 +242,7 @@ class ServiceRequests:
             )
             .join(Category, Category.code == Case.category_code)
             .outerjoin(Department, Department.code == Case.department_code)
-            .where(*conditions)
+            .where(Case.channel.in_(PUBLISHED_CHANNELS), *conditions)
             .order_by(Case.id.desc())
             .limit(MAX_REQUESTS)
         )

@@ -360,6 +360,9 @@ class CaseRuntime:
         if action == "report":
             session.add(CaseWorkflow(case_id=case.id, state=state))
         else:
+            # The case row first (its versioned UPDATE), then its state: the same lock order as
+            # the scheduler's claim on the case, so the two never deadlock on PostgreSQL.
+            session.flush()
             saved = CaseWorkflow.__table__.update().where(CaseWorkflow.case_id == case.id).values(state=state)
             session.connection().execute(saved)
         for fired in projection.fired:

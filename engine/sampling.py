@@ -34,9 +34,16 @@ PROBLEMS_LIMIT = 9999
 
 
 def draw_grids(seed: int, grid_codes: Sequence[str], count: int) -> list[str]:
-    """The draw itself, short enough to re-run by hand: the same seed, grid list and count give
-    the same grids in the same order on any machine (an int seed fixes Python's generator)."""
-    return random.Random(seed).sample(sorted(grid_codes), count)
+    """The draw itself, short enough to re-run by hand: a Fisher-Yates shuffle of the sorted
+    grid codes driven by random.Random(seed).random(), whose sequence for an int seed Python
+    keeps the same across versions (random.sample's use of it is not promised); the first
+    `count` grids are drawn."""
+    generator = random.Random(seed)
+    grids = sorted(grid_codes)
+    for last in range(len(grids) - 1, 0, -1):
+        other = int(generator.random() * (last + 1))
+        grids[last], grids[other] = grids[other], grids[last]
+    return grids[:count]
 
 
 class GridSampling:
@@ -70,6 +77,9 @@ class GridSampling:
                 now = self._clock.now()
                 drawer = _user_with_role(session, drawn_by_user_id, ASSESSORS, "drawing grids")
                 month = self._check_month(month, now)
+                # A typed seed is recorded as typed: choosing seeds until the wanted grids come up
+                # is possible, so the record must say who chose it (announce seeds beforehand).
+                seed_typed = seed is not None
                 if seed is None:
                     seed = secrets.randbits(64)
                 elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
@@ -98,7 +108,10 @@ class GridSampling:
                     at=now,
                     actor=drawer.username,
                     action="sampling_draw",
-                    detail={"month": month, "seed": str(seed), "count": count, "grids": row.grids},
+                    detail={
+                        "month": month, "seed": str(seed), "seed_typed": seed_typed, "count": count,
+                        "grids": row.grids,
+                    },
                 )
         except IntegrityError as exc:  # the unique month: two assessors drew at the same moment
             raise Conflict(f"the grids of {month} were drawn meanwhile by someone else") from exc

@@ -3,6 +3,7 @@ workflows and demo data), a ManualClock, and an API helper that logs people in."
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -100,9 +101,16 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def app(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[Flask]:
+def workflow_cache_size() -> int:
+    """Overridden (e.g. with 0) where a module wants its commands to restore every workflow."""
+    return 1000
+
+
+@pytest.fixture
+def app(database_url: str, clock: ManualClock, tmp_path: Path, workflow_cache_size: int) -> Iterator[Flask]:
     app = create_app(
         {
+            "WORKFLOW_CACHE_SIZE": workflow_cache_size,
             "DATABASE_URL": database_url,
             "CLOCK": clock,
             "SECRET_KEY": "test",
@@ -178,3 +186,17 @@ class Api:
 @pytest.fixture
 def api(app: Flask, clock: ManualClock) -> Api:
     return Api(app.test_client(), clock)
+
+
+def csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "the page has a form with a CSRF token"
+    return found.group(1)
+
+
+def logged_in(app: Flask, username: str) -> FlaskClient:
+    client = app.test_client()
+    token = csrf(client.get("/login").get_data(as_text=True))
+    answer = client.post("/login", data={"username": username, "password": "demo", "csrf_token": token})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return client

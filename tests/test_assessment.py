@@ -7,12 +7,13 @@ from datetime import date
 from typing import Any
 
 import pytest
+from flask import Flask
 
 from engine import Gridflow
 from engine.assessment import Period
 from engine.clock import ManualClock
 
-from .conftest import Api, local
+from .conftest import Api, local, logged_in
 
 RANGE = Period(date(2026, 11, 1), date(2027, 1, 10))
 HOUR = 3600
@@ -170,3 +171,29 @@ def test_a_department_failing_three_quarters_of_a_year_is_flagged(
         {"department": "CGJ", "name": by(gridflow.assessment.departments(RANGE), "department", "CGJ")["name"],
          "failed_quarters": [1, 2, 3]}
     ]
+
+
+def test_a_report_early_on_monday_counts_in_its_local_week(
+    api: Api, gridflow: Gridflow, clock: ManualClock
+) -> None:
+    at(clock, "2026-11-30 07:30")  # Monday in Beijing, still Sunday 23:30 in UTC
+    api.report("collector03", channel="collector")
+    two_weeks = Period(date(2026, 11, 23), date(2026, 12, 7))
+    weeks = {w["week"]: w["reported"] for w in gridflow.assessment.weekly(two_weeks)}
+    assert weeks == {"2026-11-23": 0, "2026-11-30": 1}
+
+
+def test_only_leaders_and_the_assessment_office_read_the_figures(app: Flask) -> None:
+    collector = logged_in(app, "collector03")
+    for path in ("/assessment/", "/assessment/bulletin", "/assessment/export/departments.csv?month=2026-11"):
+        assert collector.get(path).status_code == 403, path
+    assessor = logged_in(app, "assessor")
+    bad_periods = (
+        "/assessment/export/scores.xlsx?quarter=2026-Q5",
+        "/assessment/export/grids.csv?start=0001-01-01&end=0001-02-01",
+    )
+    for path in bad_periods:
+        answer = assessor.get(path)
+        assert answer.status_code == 400, path
+        assert answer.get_json()["field"] in ("quarter", "start")
+    assert assessor.get("/assessment/bulletin?quarter=0001-Q1").status_code == 400

@@ -5,10 +5,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from engine.clock import ManualClock
 
 from .conftest import Api, local
 
+
+@pytest.fixture(params=[1000, 0], ids=["kept", "restored"])
+def workflow_cache_size(request: pytest.FixtureRequest) -> int:
+    """Every scenario twice: with workflows kept in memory between commands, and restored from
+    the database for every command, which must behave the same."""
+    return int(request.param)
 
 def steps(case: dict[str, Any]) -> list[tuple[str, str, str | None, str | None, str]]:
     """The history as (actor, action, task, from status, to status)."""

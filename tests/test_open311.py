@@ -306,3 +306,18 @@ def test_the_command_line_issues_a_key_shown_once_and_stored_as_its_hash(
     assert "nobody" in capsys.readouterr().err
     assert command_line(["open311-key", "12345-platform", "--revoke"]) == 0
     post(api, {"api_key": api_key, "service_code": "SJ0502"}, expect=403)
+
+
+def test_only_citizens_own_reports_are_published_and_their_contact_stays_with_the_centre(
+    api: Api, api_key: str
+) -> None:
+    case_no = report(api, api_key, email="citizen@example.com", phone="13800000000")
+    hotline = api.report("operator", description="来电人张先生 13900000000 反映占道")  # channel hotline
+    assert read(api, f"requests/{hotline['case_no']}.json", expect=404)
+    assert [r["service_request_id"] for r in read(api, "requests.json")] == [case_no]
+
+    case_id = next(c["id"] for c in api.get("/api/cases", "operator")["cases"] if c["case_no"] == case_no)
+    centre = next(e for e in api.case(case_id, "operator")["history"] if e["action"] == "report")
+    assert centre["detail"]["source"]["contact"]["phone"] == "13800000000"
+    collector = next(e for e in api.case(case_id, "collector03")["history"] if e["action"] == "report")
+    assert "source" not in collector["detail"]

@@ -15,7 +15,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
-from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import select
 
@@ -26,7 +25,7 @@ from engine.models import AuditEvent, Base, Grid, GridInspection, User
 from engine.sampling import draw_grids
 from web import create_app
 
-from .conftest import local
+from .conftest import csrf, local, logged_in
 
 SAMPLING_TABLES = {"sampling_draw", "grid_inspection", "grid_inspection_photo"}
 
@@ -68,10 +67,14 @@ def test_a_draw_is_eleven_distinct_grids_of_33_and_is_redone_from_its_seed(gridf
     assert len(drawn["grids"]) == len(set(drawn["grids"])) == 11
     assert set(drawn["grids"]) <= set(grids)
     assert drawn["population"] == grids
-    # Anyone can re-do it with the standard library alone.
+    # Anyone can re-do it with the standard library alone: a Fisher-Yates shuffle on random().
     import random
 
-    assert drawn["grids"] == random.Random(20261125).sample(grids, 11)
+    generator, shuffled = random.Random(20261125), sorted(grids)
+    for last in range(len(shuffled) - 1, 0, -1):
+        other = int(generator.random() * (last + 1))
+        shuffled[last], shuffled[other] = shuffled[other], shuffled[last]
+    assert drawn["grids"] == shuffled[:11]
     assert draw_grids(20261125, list(reversed(grids)), 11) == drawn["grids"]  # the list is sorted first
 
     check = gridflow.sampling.verify(gridflow.sampling.draw_of("2026-11", assessor))
@@ -249,7 +252,9 @@ def test_every_draw_and_inspection_is_an_audit_event(gridflow: Gridflow, clock: 
 
     (draw_event,) = audit(gridflow, "sampling_draw")
     assert draw_event.actor == "assessor" and draw_event.at == local("2026-11-25 09:00")
-    assert draw_event.detail == {"month": "2026-11", "seed": "6", "count": 11, "grids": drawn["grids"]}
+    assert draw_event.detail == {
+        "month": "2026-11", "seed": "6", "seed_typed": True, "count": 11, "grids": drawn["grids"]
+    }
     (inspection_event,) = audit(gridflow, "grid_inspection")
     assert inspection_event.actor == "assessor" and inspection_event.at == local("2026-11-26 10:00")
     assert inspection_event.detail == {
@@ -308,20 +313,6 @@ def test_the_migration_makes_the_tables_the_models_describe(gridflow: Gridflow) 
 
 
 # --- the pages ------------------------------------------------------------------------------
-
-
-def csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, "the page has a form with a CSRF token"
-    return found.group(1)
-
-
-def logged_in(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    token = csrf(client.get("/login").get_data(as_text=True))
-    answer = client.post("/login", data={"username": username, "password": "demo", "csrf_token": token})
-    assert answer.status_code == 302, answer.get_data(as_text=True)
-    return client
 
 
 def test_the_pages_draw_check_and_record_an_inspection(app: Flask, gridflow: Gridflow) -> None:

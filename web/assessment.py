@@ -57,8 +57,22 @@ def _reader() -> None:
         raise Forbidden("the assessment is for leaders and the assessment office")
 
 
+YEARS = range(2000, 2101)  # beyond these a period is a typing error, and year 1 overflows UTC
+LONGEST_RANGE_DAYS = 3 * 366
+
+
 def period_from(args: Any, today: date) -> Period:
     """month=YYYY-MM, quarter=YYYY-Qn, or start/end (YYYY-MM-DD, end inclusive); default: this month."""
+    period = _parse_period(args, today)
+    field = "start" if args.get("start") or args.get("end") else "quarter" if args.get("quarter") else "month"
+    if period.start.year not in YEARS or period.end.year - 1 not in YEARS:
+        raise InvalidField(field, f"must lie in the years {YEARS.start} to {YEARS.stop - 1}")
+    if (period.end - period.start).days > LONGEST_RANGE_DAYS:
+        raise InvalidField("end", "a range may cover at most three years")
+    return period
+
+
+def _parse_period(args: Any, today: date) -> Period:
     try:
         if args.get("start") or args.get("end"):
             start = date.fromisoformat(args.get("start", ""))
@@ -135,10 +149,10 @@ def bulletin() -> str | tuple[str, int]:
     today = engine().clock.now().astimezone(engine().calendar.tz).date()
     quarter_text = request.args.get("quarter") or f"{today.year}-Q{(today.month - 1) // 3 + 1}"
     try:
-        period_from({"quarter": quarter_text}, today)
+        period = period_from({"quarter": quarter_text}, today)
     except InvalidField as error:
         return render_template("assessment/bulletin.html", error=error, quarter=quarter_text), 400
-    year, quarter = (int(part) for part in quarter_text.upper().split("-Q"))
+    year, quarter = period.start.year, (period.start.month - 1) // 3 + 1
     return render_template(
         "assessment/bulletin.html",
         error=None,
@@ -163,7 +177,9 @@ def export(table: str, kind: str) -> Response:
         raise NotFound(f"no export {table}.{kind}")
     today = engine().clock.now().astimezone(engine().calendar.tz).date()
     if table == "scores":
-        year, quarter = (int(p) for p in (request.args.get("quarter") or f"{today.year}-Q1").upper().split("-Q"))
+        quarter_text = request.args.get("quarter") or f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+        period = period_from({"quarter": quarter_text}, today)
+        year, quarter = period.start.year, (period.start.month - 1) // 3 + 1
         rows = engine().assessment.quarterly_scores(year, quarter)
         name = f"scores-{year}-Q{quarter}"
     else:
