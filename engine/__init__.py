@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from .assessment import Assessment
 from .calendar import DEFAULT_WORKING_HOURS, BusinessCalendar
 from .calendar_days import CalendarDays
+from .case_migration import CaseMigration
 from .cases import CaseQueries
 from .clock import Clock, SystemClock
 from .db import connect, session_factory, upgrade_schema
@@ -19,6 +20,7 @@ from .directory import Directory
 from .inbox import Inbox
 from .open311 import Open311
 from .photos import PhotoStore
+from .reference import ReferenceData
 from .repository import DefinitionRepository
 from .runtime import CaseRuntime
 from .sampling import GridSampling
@@ -59,6 +61,7 @@ class Gridflow:
         codec = WorkflowCodec()
         self.repository = DefinitionRepository(self.sessions, self.clock, codec)
         self.directory = Directory(self.sessions)
+        self.reference = ReferenceData(self.sessions, self.clock)  # 基础数据: the administrator's changes
         self.inbox = Inbox(self.sessions)
         self.cases = CaseQueries(self.sessions)
         self.sampling = GridSampling(
@@ -78,6 +81,11 @@ class Gridflow:
             self.sessions, self.runtime, self.clock, self.calendar_days, sweep_seconds=settings.timer_sweep_seconds
         )
         self.runtime.timer_listeners.append(self.timers.timers_changed)
+        # Moving running cases to a newer process version (迁移); it tells the scheduler too.
+        self.migrations = CaseMigration(
+            self.sessions, self.repository, codec, GridflowScriptEngine(self.calendar, self.clock)
+        )
+        self.migrations.timer_listeners.append(self.timers.timers_changed)
         self.open311 = Open311(self.sessions, self.clock, self.runtime)  # outside clients' keys and requests
 
     def init(self, workflows: Path = WORKFLOWS_DIR, demo: bool = False) -> None:

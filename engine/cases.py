@@ -126,15 +126,16 @@ def _reader(session: Session, user_id: int) -> User:
 
 
 def _case_summary(session: Session, case: Case) -> dict[str, Any]:
-    category = session.get(Category, case.category_code)
-    grid = session.get(Grid, case.grid_code)
+    category = session.get(Category, case.category_code) if case.category_code else None
+    grid = session.get(Grid, case.grid_code) if case.grid_code else None
     department = session.get(Department, case.department_code) if case.department_code else None
     return {
         "id": case.id,
         "case_no": case.case_no,
         "status": case.status,
-        "category": {"code": case.category_code, "name": category.name if category else None},
-        "grid": {"code": case.grid_code, "name": grid.name if grid else None, "zone": case.zone_code},
+        # None for a case of a process without categories and grids (公文办理)
+        "category": {"code": category.code, "name": category.name} if category else None,
+        "grid": {"code": grid.code, "name": grid.name, "zone": case.zone_code} if grid else None,
         "department": {"code": department.code, "name": department.name} if department else None,
         "address": case.address,
         "description": case.description,

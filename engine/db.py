@@ -38,6 +38,22 @@ def upgrade_schema(db: SqlEngine) -> None:
     """Create the schema or bring it to the newest migration."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with db.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    with db.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a column by copying its table; with foreign keys enforced, dropping
+            # the old copy of a referenced table (the case) would fail or cascade. The pragma
+            # only takes effect outside a transaction, so it is set before the migrations' one,
+            # and the keys are checked before they are enforced again.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # ends SQLAlchemy's autobegun transaction; the driver began none
+        with connection.begin():
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration left rows pointing nowhere: {broken[:5]}")
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()

@@ -1,12 +1,23 @@
-"""Our checks on a parsed process, on top of SpiffWorkflow's parser: every Python expression or
-script the diagram and its tables carry must compile, and every form must read. A definition
-that fails is refused at deploy, instead of failing in front of a user later."""
+"""Our checks on a parsed process, on top of SpiffWorkflow's parser. A definition that fails is
+refused at deploy, instead of failing in front of a user later; every problem is reported at
+once, each naming its element, so that one upload shows the administrator all there is to fix.
+
+In the order they are reported (the first is usually the cause of the rest):
+1. every Python expression or script the diagram and its tables carry compiles, every form
+   reads and each of its fields has a type, no table cell is a zero duration;
+2. every user task is in a lane, and every lane names a role the engine knows (engine/roles.py);
+3. every name an expression reads is provided by something (engine/definition_data.py);
+4. every timer expression evaluates, on sample data, to what its timer needs."""
 from __future__ import annotations
 
 import ast
+import json
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
@@ -14,8 +25,10 @@ from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
 from .calendar import TimeLimit
+from .definition_data import DMN_INPUT, DiagramData, Expression, element_id, raw_form
 from .errors import DefinitionError
 from .forms import parse_form
+from .roles import ROLES
 from .serialization import Specs
 
 # Task properties whose values are Python expressions evaluated on the task data.
@@ -24,91 +37,232 @@ _DURATION_LIKE = re.compile(r"^P(?=\d|T\d)")
 _DMN_INPUT_PLACEHOLDER = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")
 
 
-def check_specs(specs: Specs) -> None:
+@dataclass(frozen=True)
+class Problem:
+    """One reason a deploy is refused: the element (a BPMN id; None for a whole file) and why."""
+
+    element: str | None
+    message: str
+    file: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.element or self.file or 'definition'}: {self.message}"
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"element": self.element, "message": self.message, "file": self.file}
+
+
+class DeployRefused(DefinitionError):
+    """A deploy refused for one or more problems; `problems` lists them all as {element,
+    message, file}, and the error's own element and file are the first problem's."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        assert problems, "a deploy is refused for at least one problem"
+        first = problems[0]
+        super().__init__("\n".join(str(p) for p in problems), file_name=first.file, element_id=first.element)
+        self.problems = [p.as_dict() for p in problems]
+
+
+def check_specs(specs: Specs, script_engine: PythonScriptEngine, table_files: dict[str, str]) -> list[Problem]:
+    """Every problem of one parsed process. `table_files` names the DMN file of each decision
+    table (by table id), so that a bad cell names its file; the script engine is the one the
+    diagram will run on, for evaluating timers."""
     spec, subprocess_specs = specs
     process_specs: list[BpmnProcessSpec] = [spec, *subprocess_specs.values()]
-    for process_spec in process_specs:
-        for task_spec in process_spec.task_specs.values():
-            _check_task(task_spec)
+    owned = [(task_spec, p.file) for p in process_specs for task_spec in p.task_specs.values()]
+    task_specs = [task_spec for task_spec, _ in owned]
+
+    readable: list[Problem] = []
+    compiled: list[Expression] = []
+    for task_spec, file in owned:
+        readable += _check_form(task_spec, file)
+        for expression in _expressions(task_spec, file, table_files):
+            checked = _compile(expression)
+            if isinstance(checked, Problem):
+                readable.append(checked)
+            else:
+                compiled.append(checked)
+        if isinstance(task_spec, BusinessRuleTaskMixin):
+            readable += _check_duration_cells(task_spec, table_files)
+
+    data = DiagramData.of(task_specs, [name for p in process_specs for name in p.data_objects], script_engine)
+    unread = data.unread(compiled, known=script_engine.environment.globals)
+    names = [Problem(u.expression.element, u.message(), u.expression.file) for u in unread]
+    # A timer that reads a name nothing provides is reported once, by the name check.
+    unevaluable = {u.expression.element for u in unread} | {p.element for p in readable}
+    files = {element_id(task_spec): file for task_spec, file in owned}
+    timers = [
+        Problem(failure.element, failure.message, files.get(failure.element))
+        for failure in data.evaluate_timers(task_specs, script_engine)
+        if failure.element not in unevaluable and not failure.because & unevaluable
+    ]
+    return _unique(readable + _check_lanes(owned) + names + timers)
 
 
-def _check_task(task_spec: Any) -> None:
-    element = getattr(task_spec, "bpmn_id", None) or task_spec.name
+# --- 1. everything reads ---------------------------------------------------------------------
+
+def _expressions(task_spec: Any, file: str | None, table_files: dict[str, str]) -> list[Expression]:
+    """Every piece of Python this task spec carries, as the engine will evaluate it."""
+    element = element_id(task_spec)
+    found: list[Expression] = []
     properties = getattr(task_spec, "extensions", {}).get("properties", {})
     for name in EXPRESSION_PROPERTIES:
         if properties.get(name):
-            _compile(element, f"property {name}", properties[name], "eval")
+            found.append(Expression(element, f"property {name}", properties[name], "eval", file))
     if isinstance(task_spec, UserTask):
-        for field in parse_form(properties.get("form"), element).values():
-            if field.required_if:
-                _compile(element, f"form field {field.name} required_if", field.required_if, "eval")
-            if field.default:
-                _compile(element, f"form field {field.name} default", field.default, "eval")
-            if field.max:
-                try:
-                    TimeLimit.parse(field.max)
-                except ValueError as exc:
-                    message = f"{element}: form field {field.name} max: {exc}"
-                    raise DefinitionError(message, element_id=element) from exc
+        for name, field in raw_form(task_spec).items():
+            for key in ("required_if", "default"):
+                if isinstance(field, dict) and isinstance(field.get(key), str) and field[key]:
+                    found.append(Expression(element, f"form field {name} {key}", field[key], "eval", file))
     if isinstance(task_spec, MultiChoice):
         for condition, target in task_spec.cond_task_specs:
             if condition is not None:
-                _compile(element, f"condition towards {target}", condition.args[0], "eval")
+                what = f"condition towards {_target(target)}"
+                found.append(Expression(element, what, condition.args[0], "eval", file))
     for script_name in ("script", "prescript", "postscript"):
         script = getattr(task_spec, script_name, None)
         if isinstance(script, str) and script.strip():
-            _compile(element, script_name, script, "exec")
+            found.append(Expression(element, script_name, script, "exec", file))
     event_definition = getattr(task_spec, "event_definition", None)
     if isinstance(event_definition, TimerEventDefinition):
-        _compile(element, "timer expression", event_definition.expression, "eval")
+        found.append(Expression(element, "timer expression", event_definition.expression, "eval", file))
     if isinstance(task_spec, BusinessRuleTaskMixin):
-        _check_decision_table(element, task_spec.dmnEngine.decision_table)
+        found += _table_expressions(element, task_spec.dmnEngine.decision_table, table_files)
+    return found
 
 
-def _check_decision_table(element: str, table: Any) -> None:
+def _table_expressions(element: str, table: Any, table_files: dict[str, str]) -> list[Expression]:
+    file = table_files.get(table.id)
+    found = [
+        Expression(element, f"decision table {table.id}, input {i.label or i.id}", i.expression, "eval", file)
+        for i in table.inputs
+        if i.expression
+    ]
     for rule in table.rules:
         where = f"decision table {table.id}, row {rule.row_number}"
         for entry in rule.inputEntries:
-            if entry.input.expression:
-                _compile(element, f"{where}, input expression", entry.input.expression, "eval")
             for text in entry.lhs:
-                if text is None:
-                    continue
-                # The DMN engine reads '?' as the input value, and an entry without an
-                # operator as a comparison for equality ("urgent" or != None).
-                text = _DMN_INPUT_PLACEHOLDER.sub("dmninputexpr", text)
-                try:
-                    compile(text, "<dmn>", "eval")
-                except SyntaxError:
-                    _compile(element, f"{where}, input entry", f"dmninputexpr {text}", "eval", shown=text)
+                if text is not None:
+                    found.append(Expression(element, f"{where}, input entry", text, "dmn-input", file))
         for entry in rule.outputEntries:
             if entry.text:
-                what = f"{where}, output {entry.output.name}"
-                _compile(element, what, entry.text, "eval")
-                _check_duration_literal(element, what, entry.text)
+                found.append(Expression(element, f"{where}, output {entry.output.name}", entry.text, "eval", file))
+    return found
 
 
-def _check_duration_literal(element: str, what: str, source: str) -> None:
+def _compile(expression: Expression) -> Expression | Problem:
+    """The expression as it compiled, or the problem. A DMN input entry is compiled the way the
+    DMN engine reads it: '?' is the input value, and an entry without an operator ("urgent",
+    != None) is a comparison with the input; the names check then reads what compiled."""
+    candidates = [expression]
+    if expression.mode == "dmn-input":
+        text = _DMN_INPUT_PLACEHOLDER.sub(DMN_INPUT, expression.source)
+        candidates = [replace(expression, source=s, mode="eval") for s in (text, f"{DMN_INPUT} {text}")]
+    message = ""
+    for candidate in candidates:
+        try:
+            compile(candidate.source, f"<{expression.element}>", candidate.mode)
+        except SyntaxError as exc:
+            message = str(exc.msg)  # the last reading tried: "dmninputexpr <entry>" for an entry
+            continue
+        return candidate
+    return Problem(
+        expression.element, f"{expression.what} {expression.source!r} is not valid Python: {message}", expression.file
+    )
+
+
+def _check_form(task_spec: Any, file: str | None) -> list[Problem]:
+    """Each field of a user task's form must read (a type, choices for a choice, a duration max);
+    each is checked on its own so that every bad field is named, not only the first."""
+    if not isinstance(task_spec, UserTask):
+        return []
+    element = element_id(task_spec)
+    text = getattr(task_spec, "extensions", {}).get("properties", {}).get("form")
+    fields = raw_form(task_spec)
+    if text and not fields:
+        try:
+            parse_form(text, element)  # an empty form reads; else this names what is wrong with it
+        except DefinitionError as exc:
+            return [Problem(element, _without_element(str(exc), element), file)]
+    problems: list[Problem] = []
+    for name, raw in fields.items():
+        try:
+            [field] = parse_form(json.dumps({name: raw}, ensure_ascii=False), element).values()
+        except DefinitionError as exc:
+            problems.append(Problem(element, _without_element(str(exc), element), file))
+            continue
+        if field.max:
+            try:
+                TimeLimit.parse(field.max)
+            except ValueError as exc:
+                problems.append(Problem(element, f"form field {name} max: {exc}", file))
+    return problems
+
+
+def _check_duration_cells(task_spec: Any, table_files: dict[str, str]) -> list[Problem]:
     """A table cell that is an ISO 8601 duration is a time limit or interval: it must read and
     be longer than zero (a zero reminder interval would fire for ever)."""
-    try:
-        value = ast.literal_eval(source)
-    except (ValueError, SyntaxError):
-        return
-    if not isinstance(value, str) or not _DURATION_LIKE.match(value):
-        return
-    try:
-        limit = TimeLimit.parse(value)
-    except ValueError as exc:
-        raise DefinitionError(f"{element}: {what}: {exc}", element_id=element) from exc
-    if limit.days == 0 and limit.seconds == 0:
-        raise DefinitionError(f"{element}: {what}: {value!r} must be longer than zero", element_id=element)
+    element = element_id(task_spec)
+    table = task_spec.dmnEngine.decision_table
+    problems: list[Problem] = []
+    for rule in table.rules:
+        for entry in rule.outputEntries:
+            if not entry.text:
+                continue
+            what = f"decision table {table.id}, row {rule.row_number}, output {entry.output.name}"
+            try:
+                value = ast.literal_eval(entry.text)
+            except (ValueError, SyntaxError):
+                continue
+            if not isinstance(value, str) or not _DURATION_LIKE.match(value):
+                continue
+            try:
+                limit = TimeLimit.parse(value)
+            except ValueError as exc:
+                problems.append(Problem(element, f"{what}: {exc}", table_files.get(table.id)))
+                continue
+            if limit.days == 0 and limit.seconds == 0:
+                message = f"{what}: {value!r} must be longer than zero"
+                problems.append(Problem(element, message, table_files.get(table.id)))
+    return problems
 
 
-def _compile(element: str, what: str, source: str, mode: str, shown: str | None = None) -> None:
-    try:
-        compile(source, f"<{element}>", mode)
-    except SyntaxError as exc:
-        raise DefinitionError(
-            f"{element}: {what} {shown or source!r} is not valid Python: {exc.msg}", element_id=element
-        ) from exc
+# --- 2. lanes are roles ----------------------------------------------------------------------
+
+def _check_lanes(owned: list[tuple[Any, str | None]]) -> list[Problem]:
+    """A user task's lane is the role whose inbox shows it: a task in no lane, or in a lane that
+    is no role, would be a task nobody can see. An unknown lane is reported once, at its first
+    element, with the others it holds."""
+    problems: list[Problem] = []
+    unknown: dict[str, list[tuple[str, str | None]]] = {}
+    for task_spec, file in owned:
+        lane = getattr(task_spec, "lane", None)
+        if getattr(task_spec, "manual", False) and not lane:  # a user (or manual) task: a person's work
+            message = "user task is in no lane; its lane names the role that works on it"
+            problems.append(Problem(element_id(task_spec), message, file))
+        elif lane and lane not in ROLES and getattr(task_spec, "bpmn_id", None):
+            unknown.setdefault(lane, []).append((element_id(task_spec), file))
+    for lane, elements in unknown.items():
+        (first, file), others = elements[0], [e for e, _ in elements[1:]]
+        more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+        holding = f"; it also holds {', '.join(others[:5])}{more}" if others else ""
+        problems.append(
+            Problem(first, f"lane {lane!r} is not a role the engine knows ({', '.join(ROLES)}){holding}", file)
+        )
+    return problems
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _target(target: str) -> str:
+    """Where a gateway's flow goes, as the diagram names it (not the engine's inner split)."""
+    return target.removesuffix(".BoundaryEventSplit")
+
+
+def _without_element(message: str, element: str) -> str:
+    return message.removeprefix(f"{element}: ")
+
+
+def _unique(problems: Iterable[Problem]) -> list[Problem]:
+    """A table used by two tasks, or a form read twice, reports each problem once."""
+    return list(dict.fromkeys(problems))

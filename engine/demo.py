@@ -102,6 +102,7 @@ STAFF = {
     "dispatcher": ("派遣员（指挥中心）", "dispatcher"),
     "leader": ("分管领导", "leader"),
     "assessor": ("考核员（文明办）", "assessor"),
+    "clerk": ("文书（办公室）", "clerk"),
     "admin": ("系统管理员", "admin"),
     "open311": ("市民诉求平台（Open311）", "citizen"),  # reports from outside clients; reads only its own cases
 }

@@ -10,8 +10,6 @@ from werkzeug.security import check_password_hash
 from .errors import NotFound
 from .models import Category, Department, Grid, User, Zone
 
-ROLES = ("collector", "operator", "dispatcher", "department", "leader", "admin")
-
 
 class Directory:
     def __init__(self, sessions: sessionmaker[Session]) -> None:

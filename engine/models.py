@@ -148,11 +148,13 @@ class Case(Base):
     case_no: Mapped[str] = mapped_column(String(32), unique=True)
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"))
     status: Mapped[str] = mapped_column(String(32))
-    category_code: Mapped[str] = mapped_column(ForeignKey("category.code"))
-    grid_code: Mapped[str] = mapped_column(ForeignKey("grid.code"))
-    zone_code: Mapped[str] = mapped_column(ForeignKey("zone.code"))
+    # A grid-management case has a category, a grid and an address; a case of another process
+    # (公文办理: a document) has none of them, only what its start form asked.
+    category_code: Mapped[str | None] = mapped_column(ForeignKey("category.code"))
+    grid_code: Mapped[str | None] = mapped_column(ForeignKey("grid.code"))
+    zone_code: Mapped[str | None] = mapped_column(ForeignKey("zone.code"))
     department_code: Mapped[str | None] = mapped_column(ForeignKey("department.code"))
-    address: Mapped[str] = mapped_column(String(256))
+    address: Mapped[str | None] = mapped_column(String(256))
     description: Mapped[str] = mapped_column(Text)
     urgency: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16))

@@ -1,6 +1,8 @@
 """Process definitions: every deployed BPMN and DMN file version, and the executable processes
-parsed from them. Running cases stay on the ProcessVersion they started on; new cases take the
-newest. A file that does not parse is refused whole and nothing is stored."""
+parsed from them. Running cases stay on the ProcessVersion they started on (until an
+administrator migrates them, engine/case_migration.py); new cases take the newest. An upload
+that does not parse or fails our checks is refused whole, with every problem found, and
+nothing is stored."""
 from __future__ import annotations
 
 import hashlib
@@ -16,11 +18,14 @@ from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from .calendar import BusinessCalendar
 from .clock import Clock
-from .definition_checks import check_specs
-from .errors import DefinitionError, InvalidField, NotFound
+from .definition_checks import DeployRefused, Problem, check_specs
+from .definition_diff import VersionComparison, compare
+from .errors import InvalidField, NotFound
 from .history import record
 from .models import Case, DefinitionFile, ProcessVersion
+from .scripting import GridflowScriptEngine
 from .serialization import Specs, WorkflowCodec
 from .timers import use_our_clock
 
@@ -46,6 +51,7 @@ class DefinitionRepository:
         self._clock = clock
         self._codec = codec
         self._specs: dict[int, Specs] = {}  # ProcessVersion.id -> parsed spec; versions never change
+        self._check_engine: GridflowScriptEngine | None = None  # made at the first deploy that builds
 
     # --- deploying --------------------------------------------------------------------------
 
@@ -138,30 +144,52 @@ class DefinitionRepository:
 
     def _build(self, contents: dict[str, str]) -> dict[str, tuple[str, str]]:
         """Parse the whole candidate set: process id -> (name, serialized specs). Raises
-        DefinitionError with the parser's message when any file or process fails."""
+        DeployRefused with every problem when any file or process fails the parser or our
+        checks. Files that do not read stop it there: their processes cannot be built to check."""
         parser = SpiffBpmnParser(validator=VALIDATOR)
-        current_file = None
-        try:
-            for name, text in sorted(contents.items()):
-                current_file = name
+        problems: list[Problem] = []
+        for name, text in sorted(contents.items()):
+            try:
                 if name.endswith(".dmn"):
                     parser.add_dmn_str(text.encode("utf-8"), filename=name)
                 else:
                     parser.add_bpmn_str(text.encode("utf-8"), filename=name)
-            current_file = None
-            built = {}
-            for process_id in parser.get_process_ids():
+            except etree.XMLSyntaxError as exc:
+                problems.append(Problem(None, f"not well-formed XML: {exc}", name))
+            except ValidationException as exc:
+                problems.append(Problem(exc.id or None, str(exc), exc.file_name or name))
+            except SpiffWorkflowException as exc:
+                problems.append(Problem(None, str(exc), name))
+        if problems:
+            raise DeployRefused(problems)
+        table_files = _decision_table_files(parser)
+        built = {}
+        for process_id in parser.get_process_ids():
+            try:
                 specs = (parser.get_spec(process_id), parser.get_subprocess_specs(process_id))
-                check_specs(specs)
-                use_our_clock(specs)
-                built[process_id] = (specs[0].description or process_id, self._codec.specs_to_json(specs))
-            return built
-        except etree.XMLSyntaxError as exc:
-            raise DefinitionError(f"{current_file}: not well-formed XML: {exc}", file_name=current_file) from exc
-        except ValidationException as exc:
-            raise DefinitionError(str(exc), file_name=exc.file_name or current_file, element_id=exc.id or None) from exc
-        except SpiffWorkflowException as exc:
-            raise DefinitionError(str(exc), file_name=current_file) from exc
+            except ValidationException as exc:
+                problems.append(Problem(exc.id or None, str(exc), exc.file_name))
+                continue
+            except SpiffWorkflowException as exc:
+                problems.append(Problem(None, f"process {process_id}: {exc}", None))
+                continue
+            found = check_specs(specs, self._checking_engine(), table_files)
+            if found:
+                problems += found
+                continue
+            use_our_clock(specs)
+            built[process_id] = (specs[0].description or process_id, self._codec.specs_to_json(specs))
+        if problems:
+            raise DeployRefused(problems)
+        return built
+
+    def _checking_engine(self) -> GridflowScriptEngine:
+        """The script engine deploy checks evaluate timer expressions on, with the functions
+        diagrams call. The office's own hours and extra days do not matter there, only that an
+        expression gives a value; the holiday tables take a moment to build, hence on demand."""
+        if self._check_engine is None:
+            self._check_engine = GridflowScriptEngine(BusinessCalendar(), self._clock)
+        return self._check_engine
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -188,11 +216,45 @@ class DefinitionRepository:
             .limit(1)
         ).first()
 
+    def latest_processes(self, session: Session) -> list[ProcessVersion]:
+        """The newest version of every deployed process."""
+        newest = select(ProcessVersion.process_id, func.max(ProcessVersion.version).label("version")).group_by(
+            ProcessVersion.process_id
+        )
+        rows = newest.subquery()
+        is_newest = (rows.c.process_id == ProcessVersion.process_id) & (rows.c.version == ProcessVersion.version)
+        return list(session.scalars(select(ProcessVersion).join(rows, is_newest).order_by(ProcessVersion.process_id)))
+
     def latest_process(self, session: Session, process_id: str) -> ProcessVersion:
         version = self._latest_process(session, process_id)
         if version is None:
             raise NotFound(f"process {process_id!r} is not deployed")
         return version
+
+    def process_version(self, session: Session, process_id: str, version: int) -> ProcessVersion:
+        found = session.scalar(
+            select(ProcessVersion).where(ProcessVersion.process_id == process_id, ProcessVersion.version == version)
+        )
+        if found is None:
+            raise NotFound(f"process {process_id!r} has no version {version}")
+        return found
+
+    def compare(self, session: Session, old: ProcessVersion, new: ProcessVersion) -> VersionComparison:
+        """Two versions of a process aligned element by element (for the diff and migrations)."""
+        return compare(old, self.specs(session, old.id), new, self.specs(session, new.id))
+
+    def diff(self, process_id: str, from_version: int | None = None, to_version: int | None = None) -> dict[str, Any]:
+        """What changed from one version of a process to another; by default from the version
+        before the newest to the newest."""
+        with self._sessions() as session:
+            newest = self.latest_process(session, process_id)
+            to = self.process_version(session, process_id, to_version) if to_version is not None else newest
+            if from_version is None:
+                if to.version == 1:
+                    raise NotFound(f"process {process_id!r} has no version before {to.version} to compare with")
+                from_version = to.version - 1
+            old = self.process_version(session, process_id, from_version)
+            return self.compare(session, old, to).report()
 
     def specs(self, session: Session, process_version_id: int) -> Specs:
         specs = self._specs.get(process_version_id)
@@ -218,6 +280,16 @@ class DefinitionRepository:
             if content is None:
                 raise NotFound(f"{name} version {process.files[name]} is not stored")
             return str(content)
+
+    def file_content(self, name: str, version: int) -> str:
+        """One stored version of a BPMN or DMN file, as it was deployed."""
+        with self._sessions() as session:
+            content = session.scalar(
+                select(DefinitionFile.content).where(DefinitionFile.name == name, DefinitionFile.version == version)
+            )
+        if content is None:
+            raise NotFound(f"{name} version {version} is not stored")
+        return str(content)
 
     def overview(self) -> dict[str, Any]:
         """Every stored file version and process version, with how many cases run on each."""
@@ -262,3 +334,12 @@ class DefinitionRepository:
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _decision_table_files(parser: SpiffBpmnParser) -> dict[str, str]:
+    """Decision table id -> the DMN file it is in, so that a bad table cell names its file."""
+    files: dict[str, str] = {}
+    for dmn in parser.dmn_parsers.values():
+        for table_id in dmn.node.xpath(".//*[local-name()='decisionTable']/@id"):
+            files[str(table_id)] = dmn.filename
+    return files

@@ -11,6 +11,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
@@ -44,7 +45,9 @@ CHANNELS = {
     "media": "媒体曝光",
     "leader": "领导交办",
 }
-FINAL_STATUSES = ("closed", "rejected", "completed")
+FINAL_STATUSES = ("closed", "rejected", "completed")  # the lifecycle's; any process ends when its workflow does
+STARTED_BY_FORM = "internal"  # the channel of a case started from a process's own start form
+OPENING_ACTIONS = ("report", "start")  # the commands that create a case
 REPORT_TEXT_LIMITS = {"description": 2000, "address": 256}
 
 
@@ -145,6 +148,56 @@ class CaseRuntime:
         self._committed(case, workflow, projection)
         return case.id
 
+    def start_case(self, starter_id: int, process_id: str, submitted: Any) -> int:
+        """发起: start a case of any deployed process from its start event's form, e.g. a document
+        (公文办理). The start event says who may start it (`start_roles`), what it asks (`form`)
+        and the case's subject (`subject`, an expression on the fields). Returns the case id."""
+        with self._command() as (session, now):
+            starter = _user(session, starter_id)
+            process = self._repository.latest_process(session, process_id)
+            workflow = BpmnWorkflow(*self._repository.specs(session, process.id), script_engine=self._script_engine)
+            start = start_event(workflow)
+            if not may_start(starter, start):
+                raise Forbidden(f"process {process_id!r} is not started by your role")
+            cleaned = self._check_fields(session, start, submitted)
+            start.data.update(cleaned)  # for the subject; the start event inherits its data when it runs
+            subject = properties(start).get("subject")
+            description = str(evaluate(self._script_engine, start, subject)) if subject else process.name
+            urgency = cleaned.get("urgency")
+            case = Case(
+                case_no=self._next_case_no(session, now),
+                process_version_id=process.id,
+                status="started",
+                description=description[:2000],
+                urgency=urgency if urgency in URGENCIES else "normal",
+                channel=STARTED_BY_FORM,
+                reporter_id=starter.id,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+            session.add(case)
+            session.flush()
+            workflow.get_tasks(state=TaskState.READY)[0].data.update(cleaned, case_no=case.case_no)
+            self._run(workflow)
+            detail = {"process": process.process_id, "process_version": process.version, "fields": cleaned}
+            projection = self._save(session, now, case, workflow, starter.username, "start", None, detail)
+        self._committed(case, workflow, projection)
+        return case.id
+
+    def start_forms(self, user_id: int) -> list[dict[str, Any]]:
+        """The processes this person may start from a form, newest version of each, with the form."""
+        with self._sessions() as session:
+            user = _user(session, user_id)
+            forms = []
+            for process in self._repository.latest_processes(session):
+                start = start_event(BpmnWorkflow(*self._repository.specs(session, process.id)))
+                if may_start(user, start):
+                    fields = [spec.as_dict() for spec in _form(start).values()]
+                    forms.append({"id": process.process_id, "name": process.name, "version": process.version,
+                                  "fields": fields})
+            return forms
+
     def complete_task(self, actor_id: int, task_id: int, submitted: Any) -> int:
         """Complete a human task with the fields its form declares. Returns the case id."""
         with self._command() as (session, now):
@@ -228,7 +281,7 @@ class CaseRuntime:
     def _committed(self, case: Case, workflow: BpmnWorkflow, projection: Projection) -> None:
         """After commit: keep the workflow for the case's next command, and tell the scheduler
         when the command changed the case's timers."""
-        if case.status not in FINAL_STATUSES:
+        if not workflow.is_completed():
             self._workflows.keep(case.id, case.version, workflow)
         if projection.timers_changed:
             for listener in self.timer_listeners:
@@ -350,14 +403,14 @@ class CaseRuntime:
         """Project, save the workflow state and record the command: one event for the action
         (if any) and one for each timer that fired."""
         projection = project(session, case, workflow, self._script_engine, now)
-        from_status = None if action == "report" else case.status
+        from_status = None if action in OPENING_ACTIONS else case.status
         case.status = projection.status
         case.updated_at = now
         case.version += 1
-        if projection.status in FINAL_STATUSES:
+        if workflow.is_completed():
             case.closed_at = now
         state = self._codec.state_to_json(workflow)
-        if action == "report":
+        if action in OPENING_ACTIONS:
             session.add(CaseWorkflow(case_id=case.id, state=state))
         else:
             # The case row first (its versioned UPDATE), then its state: the same lock order as
@@ -491,6 +544,18 @@ def _user(session: Session, user_id: int) -> User:
     if user is None or not user.active:
         raise NotFound(f"user {user_id} does not exist")
     return user
+
+
+def start_event(workflow: BpmnWorkflow) -> SpiffTask:
+    """The BPMN start event of a new workflow (not SpiffWorkflow's own root task before it)."""
+    return next(t for t in workflow.get_tasks() if isinstance(t.task_spec, StartEvent))
+
+
+def may_start(user: User, start: SpiffTask) -> bool:
+    """The start event's `start_roles` (comma separated) name who starts the process from its
+    form; a process without them (the grid-management lifecycle: 上报) is not started that way."""
+    roles = {role.strip() for role in properties(start).get("start_roles", "").split(",") if role.strip()}
+    return bool(roles & user.role_names)
 
 
 def _timers_due(session: Session, case_id: int, now: datetime) -> bool:

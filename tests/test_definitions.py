@@ -72,6 +72,8 @@ def test_the_shipped_workflows_are_deployed_at_first_start(api: Api) -> None:
         ("case_lifecycle.bpmn", 1),
         ("dispatch_rules.dmn", 1),
         ("time_limits.dmn", 1),
+        ("document_handling.bpmn", 1),
+        ("document_limits.dmn", 1),
     }
     [lifecycle] = lifecycle_versions(api)
     assert lifecycle["version"] == 1 and lifecycle["name"] == "案件办理流程"

@@ -24,7 +24,12 @@ from .conftest import Api
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 # Who calls what: an administrator where only he may, the supervision centre elsewhere.
-ADMIN_ONLY = {("POST", "/api/definitions"), ("PUT", "/api/calendar/days/{day}"), ("DELETE", "/api/calendar/days/{day}")}
+ADMIN_ONLY = {
+    ("POST", "/api/definitions"),
+    ("POST", "/api/definitions/{process_id}/migrations"),
+    ("PUT", "/api/calendar/days/{day}"),
+    ("DELETE", "/api/calendar/days/{day}"),
+}
 
 
 def openapi_path(rule: str) -> str:

@@ -9,6 +9,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template,
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
+from engine.case_migration import MigrationRequest
+from engine.definition_checks import DeployRefused
 from engine.errors import (
     Conflict,
     DefinitionError,
@@ -85,6 +87,7 @@ _STATUS: dict[type[GridflowError], int] = {
     Conflict: 409,
     InvalidField: 422,
     DefinitionError: 422,
+    DeployRefused: 422,
     ProcessError: 500,
 }
 
@@ -95,7 +98,13 @@ def _engine_error(error: GridflowError) -> tuple[Response, int]:
     if isinstance(error, InvalidField):
         body = {"error": error.reason, "field": error.field}
     elif isinstance(error, DefinitionError):
-        body |= {"file": error.file_name, "element": error.element_id}
+        # Every problem of a refused deploy, each with its element; `element` and `file` are the first's.
+        problems = (
+            error.problems
+            if isinstance(error, DeployRefused)
+            else [{"element": error.element_id, "message": str(error), "file": error.file_name}]
+        )
+        body |= {"file": error.file_name, "element": error.element_id, "problems": problems}
     elif isinstance(error, ProcessError):
         body = {"error": f"the process definition failed: {error}"}
     return jsonify(body), _STATUS.get(type(error), 400)
@@ -169,6 +178,21 @@ def departments() -> Response:
 @login_required
 def report_case() -> tuple[Response, int]:
     case_id = engine().runtime.report_case(g.user.id, json_body())
+    case = engine().cases.case(case_id, g.user.id)
+    return jsonify({"id": case["id"], "case_no": case["case_no"], "status": case["status"]}), 201
+
+
+@bp.get("/processes")
+@login_required
+def start_forms() -> Response:
+    """The processes the caller starts from a form (发起), with their forms."""
+    return jsonify(engine().runtime.start_forms(g.user.id))
+
+
+@bp.post("/processes/<process_id>/cases")
+@login_required
+def start_case(process_id: str) -> tuple[Response, int]:
+    case_id = engine().runtime.start_case(g.user.id, process_id, json_body())
     case = engine().cases.case(case_id, g.user.id)
     return jsonify({"id": case["id"], "case_no": case["case_no"], "status": case["status"]}), 201
 
@@ -247,6 +271,30 @@ def deploy() -> tuple[Response, int]:
         "processes": [{"id": p.process_id, "version": p.version} for p in deployment.processes],
     }
     return jsonify(body), 201 if deployment.files else 200
+
+
+@bp.get("/definitions/<process_id>/diff")
+@login_required
+def definition_diff(process_id: str) -> Response:
+    return jsonify(engine().repository.diff(process_id, _version_arg("from"), _version_arg("to")))
+
+
+@bp.post("/definitions/<process_id>/migrations")
+@login_required
+def migrate_cases(process_id: str) -> Response:
+    _admin_only("migrates running cases")
+    report = engine().migrations.migrate(process_id, MigrationRequest.from_json(json_body()), g.user.username)
+    return jsonify(report.as_dict())
+
+
+def _version_arg(name: str) -> int | None:
+    """A process version in the query string: None when not given."""
+    if request.args.get(name) is None:
+        return None
+    version = _int_arg(name, 0)
+    if version < 1:
+        raise InvalidField(name, f"must be a whole number from 1 to {INTEGER_MAX}")
+    return version
 
 
 # --- the business calendar's extra days ---------------------------------------------------------

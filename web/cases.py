@@ -8,7 +8,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from engine.errors import Conflict, InvalidField
+from engine.errors import Conflict, Forbidden, InvalidField
 from engine.runtime import CHANNELS, URGENCIES
 
 from .auth import engine, login_required
@@ -123,6 +123,39 @@ def task(task_id: int) -> ResponseReturnValue:
         values=values,
         errors=errors,
         departments=gridflow.directory.departments(),
+    )
+    return (page, 422) if errors else page
+
+
+@bp.get("/start")
+@login_required
+def start_list() -> str:
+    """发起: the processes this person starts from a form (e.g. 公文办理 for the clerk)."""
+    return render_template("start/index.html", forms=engine().runtime.start_forms(g.user.id))
+
+
+@bp.route("/start/<process_id>", methods=["GET", "POST"])
+@login_required
+def start(process_id: str) -> ResponseReturnValue:
+    gridflow = engine()
+    forms = {f["id"]: f for f in gridflow.runtime.start_forms(g.user.id)}
+    if process_id not in forms:
+        raise Forbidden(f"process {process_id!r} is not started by your role")
+    form = forms[process_id]
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    if request.method == "POST":
+        submitted = _submitted(form["fields"])
+        values = dict(submitted)
+        try:
+            case_id = gridflow.runtime.start_case(g.user.id, process_id, submitted)
+        except InvalidField as error:
+            errors[error.field] = error.reason
+        else:
+            flash(_("已发起：") + form["name"])
+            return redirect(url_for("cases.case", case_id=case_id))
+    page = render_template(
+        "start/form.html", form=form, values=values, errors=errors, departments=gridflow.directory.departments()
     )
     return (page, 422) if errors else page
 

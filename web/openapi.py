@@ -74,6 +74,14 @@ def _query(name: str, schema: Schema, description: str = "") -> Schema:
 
 
 DAY = {"name": "day", "in": "path", "required": True, "schema": {"type": "string", "format": "date"}}
+PROCESS_ID = {
+    "name": "process_id",
+    "in": "path",
+    "required": True,
+    "schema": STRING,
+    "example": "case_lifecycle",
+    "description": "the BPMN process id",
+}
 FORMAT = {
     "name": "format",
     "in": "path",
@@ -85,9 +93,19 @@ FORMAT = {
 SCHEMAS: dict[str, Schema] = {
     "Error": {
         "type": "object",
-        "properties": {"error": STRING, "field": STRING, "file": _nullable(STRING), "element": _nullable(STRING)},
+        "properties": {
+            "error": STRING,
+            "field": STRING,
+            "file": _nullable(STRING),
+            "element": _nullable(STRING),
+            "problems": _array(_ref("Problem")),
+        },
         "required": ["error"],
     },
+    "Problem": _object(
+        {"element": _nullable(STRING), "message": STRING, "file": _nullable(STRING)},
+    )
+    | {"description": "one reason a deploy was refused, naming the BPMN element (null: the whole file)"},
     "Login": _object({"username": STRING, "password": STRING}),
     "Session": _object(
         {"token": STRING, "user": _object({"username": STRING, "display_name": STRING, "roles": _array(STRING)})}
@@ -142,10 +160,11 @@ SCHEMAS: dict[str, Schema] = {
             "id": INTEGER,
             "case_no": STRING,
             "status": STRING,
-            "category": _object({"code": STRING, "name": _nullable(STRING)}),
-            "grid": _object({"code": STRING, "name": _nullable(STRING), "zone": STRING}),
+            # null for a case of a process without categories, grids and addresses (公文办理)
+            "category": _nullable(_object({"code": STRING, "name": _nullable(STRING)})),
+            "grid": _nullable(_object({"code": STRING, "name": _nullable(STRING), "zone": _nullable(STRING)})),
             "department": _nullable(_object({"code": STRING, "name": STRING})),
-            "address": STRING,
+            "address": _nullable(STRING),
             "description": STRING,
             "urgency": STRING,
             "channel": STRING,
@@ -199,7 +218,8 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "InboxTask": {
-        "allOf": [_ref("Task"), _object({"address": STRING, "grid": STRING, "category": STRING})],
+        # address: the case's address, or the start of its subject when it has none (a document)
+        "allOf": [_ref("Task"), _object({"address": STRING, "grid": _nullable(STRING), "category": _nullable(STRING)})],
     },
     "Event": _object(
         {
@@ -211,6 +231,11 @@ SCHEMAS: dict[str, Schema] = {
             "from_status": _nullable(STRING),
             "to_status": _nullable(STRING),
             "detail": {"type": "object"},
+            "department_code": _nullable(STRING),
+            "outcome": _nullable(STRING),
+            "deadline_state": _nullable(STRING),
+            "working_seconds": _nullable(INTEGER),
+            "overdue_seconds": _nullable(INTEGER),
         }
     ),
     "TaskForm": _object(
@@ -275,6 +300,92 @@ SCHEMAS: dict[str, Schema] = {
         {
             "files": _array(_object({"name": STRING, "version": INTEGER})),
             "processes": _array(_object({"id": STRING, "version": INTEGER})),
+        }
+    ),
+    "DefinitionElement": _object(
+        {
+            "element": STRING,
+            "process": STRING,
+            "type": STRING,
+            "name": _nullable(STRING),
+            "lane": _nullable(STRING),
+        }
+    ),
+    "DefinitionDiff": _object(
+        {
+            "process_id": STRING,
+            "from": _ref("DiffedVersion"),
+            "to": _ref("DiffedVersion"),
+            "added": _array(_ref("DefinitionElement")),
+            "removed": _array(_ref("DefinitionElement")),
+            "changed": _array(
+                {
+                    "allOf": [
+                        _ref("DefinitionElement"),
+                        _object(
+                            {
+                                "changes": _array(
+                                    _object(
+                                        {
+                                            "what": {
+                                                "type": "string",
+                                                "description": "name, lane, property <name>, timer, script, "
+                                                "condition towards <element>, incoming, outgoing, attached to, "
+                                                "decision table <id> rule <id>, ...",
+                                            },
+                                            "from": {"nullable": True, "description": "before; null: absent"},
+                                            "to": {"nullable": True, "description": "after; null: absent"},
+                                        }
+                                    )
+                                )
+                            }
+                        ),
+                    ]
+                }
+            ),
+        }
+    ),
+    "DiffedVersion": _object(
+        {
+            "version": INTEGER,
+            "files": {"type": "object", "additionalProperties": INTEGER},
+            "deployed_by": STRING,
+            "deployed_at": INSTANT,
+        }
+    ),
+    "MigrationRequest": {
+        "type": "object",
+        "properties": {
+            "from_version": {"type": "integer", "minimum": 1, "maximum": INTEGER_MAX},
+            "to_version": {"type": "integer", "minimum": 1, "maximum": INTEGER_MAX},
+            "case_ids": {
+                "type": "array",
+                "items": ID,
+                "minItems": 1,
+                "description": "the cases to move; left out: every open case on from_version",
+            },
+            "dry_run": {"type": "boolean", "description": "true: only list which cases would move and why not"},
+        },
+        "required": ["from_version", "to_version", "dry_run"],
+        "example": {"from_version": 1, "to_version": 2, "dry_run": True},
+    },
+    "MigrationReport": _object(
+        {
+            "process_id": STRING,
+            "from_version": INTEGER,
+            "to_version": INTEGER,
+            "dry_run": BOOLEAN,
+            "migrated": _array(_ref("CaseMove")),
+            "not_migrated": _array(_ref("CaseMove")),
+        }
+    ),
+    "CaseMove": _object(
+        {
+            "case_id": INTEGER,
+            "case_no": _nullable(STRING),
+            "status": _nullable(STRING),
+            "waiting_on": _array(STRING),
+            "reasons": _array(STRING),
         }
     ),
     "CalendarDay": _object(
@@ -441,6 +552,38 @@ def _api_paths() -> dict[str, Schema]:
                 "responses": {"200": _json(_ref("CasePage"), "a page"), "401": UNAUTHENTICATED, "422": INVALID},
             },
         },
+        "/api/processes": {
+            "get": secured
+            | {
+                "summary": "发起: the processes the caller starts from a form, with their forms",
+                "responses": {
+                    "200": _json(
+                        _array(
+                            _object(
+                                {"id": STRING, "name": STRING, "version": INTEGER, "fields": _array({"type": "object"})}
+                            )
+                        ),
+                        "the processes",
+                    ),
+                    "401": UNAUTHENTICATED,
+                },
+            }
+        },
+        "/api/processes/{process_id}/cases": {
+            "post": secured
+            | {
+                "summary": "start a case of a process from its start form (e.g. 公文办理)",
+                "parameters": [{"name": "process_id", "in": "path", "required": True, "schema": STRING}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {
+                    "201": _json(_ref("Reported"), "the new case"),
+                    "401": UNAUTHENTICATED,
+                    "403": FORBIDDEN,
+                    "404": NOT_FOUND,
+                    "422": INVALID,
+                },
+            }
+        },
         "/api/cases/{case_id}": {
             "get": secured
             | {
@@ -557,9 +700,50 @@ def _api_paths() -> dict[str, Schema]:
                     "201": _json(_ref("Deployment"), "the new versions"),
                     "401": UNAUTHENTICATED,
                     "403": FORBIDDEN,
-                    "422": _error("refused: the parser's or our check's message, with `file` and `element`"),
+                    "422": _error(
+                        "refused, nothing stored: every problem the parser and our checks found in `problems`, "
+                        "each naming its element; `error` has them all as text, `file` and `element` the first's"
+                    ),
                 },
             },
+        },
+        "/api/definitions/{process_id}/diff": {
+            "get": secured
+            | {
+                "summary": "what changed between two versions of a process: elements added, removed, changed",
+                "parameters": [
+                    PROCESS_ID,
+                    _query("from", {"type": "integer", "minimum": 1, "maximum": INTEGER_MAX}, "default: to - 1"),
+                    _query("to", {"type": "integer", "minimum": 1, "maximum": INTEGER_MAX}, "default: the newest"),
+                ],
+                "responses": {
+                    "200": _json(_ref("DefinitionDiff"), "the differences"),
+                    "401": UNAUTHENTICATED,
+                    "404": _error("no such process or version (or only one version)"),
+                    "422": INVALID,
+                },
+            }
+        },
+        "/api/definitions/{process_id}/migrations": {
+            "post": secured
+            | {
+                "summary": "move running cases to a newer version of their process, or list what would (administrator)",
+                "parameters": [PROCESS_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("MigrationRequest")}},
+                },
+                "responses": {
+                    "200": _json(
+                        _ref("MigrationReport"),
+                        "the cases moved (in a dry run: that would move) and those that cannot, with why",
+                    ),
+                    "401": UNAUTHENTICATED,
+                    "403": FORBIDDEN,
+                    "404": _error("no such process or version"),
+                    "422": INVALID,
+                },
+            }
         },
         "/api/calendar/days": {
             "get": secured

@@ -19,9 +19,17 @@ STATUS_NAMES = {
     "closing": _l("待结案"),
     "closed": _l("已结案"),
     "rejected": _l("不予立案"),
+    "started": _l("已发起"),
+    "doc_registering": _l("待登记"),
+    "signing": _l("待领导批示"),
+    "doc_handling": _l("办理中"),
+    "filing": _l("待归档"),
+    "filed": _l("已归档"),
 }
 EVENT_NAMES = {
     "report": _l("上报"),
+    "start": _l("发起"),
+    "migrate": _l("迁移到新版本"),
     "claim": _l("签收"),
     "release": _l("退回任务池"),
     "timer_failed": _l("计时失败"),
