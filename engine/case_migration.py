@@ -36,6 +36,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -178,7 +179,7 @@ class CaseMigration:
                     return move, False
                 session.commit()
                 return move, timers_changed
-            except StaleDataError:
+            except (StaleDataError, OperationalError):  # moved meanwhile, or a lock it lost to another writer
                 session.rollback()
                 return replace(stayed, reasons=["changed by someone else meanwhile; run again"]), False
             except ProcessError as exc:  # the new version's expressions fail on this case's data
@@ -248,6 +249,7 @@ class CaseMigration:
         case.updated_at = now
         case.version += 1  # a workflow kept in memory at the old version is stale from now on
         state = self._codec.state_to_json(workflow)
+        session.flush()  # the case row first, as every command and the scheduler lock it (no deadlock)
         session.connection().execute(update(CaseWorkflow).where(CaseWorkflow.case_id == case.id).values(state=state))
         record(
             session,

@@ -35,25 +35,35 @@ def session_factory(db: SqlEngine) -> sessionmaker[Session]:
 
 
 def upgrade_schema(db: SqlEngine) -> None:
-    """Create the schema or bring it to the newest migration."""
+    """Create the schema or bring it to the newest migration, all of it or none of it."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with db.connect() as connection:
-        sqlite = connection.dialect.name == "sqlite"
-        if sqlite:
-            # SQLite changes a column by copying its table; with foreign keys enforced, dropping
-            # the old copy of a referenced table (the case) would fail or cascade. The pragma
-            # only takes effect outside a transaction, so it is set before the migrations' one,
-            # and the keys are checked before they are enforced again.
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            connection.commit()  # ends SQLAlchemy's autobegun transaction; the driver began none
-        with connection.begin():
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-            if sqlite:
+        config.attributes["connection"] = connection
+        if connection.dialect.name != "sqlite":
+            with connection.begin():  # PostgreSQL's DDL is transactional as it is
+                command.upgrade(config, "head")
+            return
+        # SQLite changes a column by copying its table; with foreign keys enforced, dropping the
+        # old copy of a referenced table (the case) would fail or cascade, and the pragma only
+        # takes effect outside a transaction. The driver begins no transaction before DDL on
+        # its own, so this connection leaves transactions to us and BEGINs one itself: a
+        # migration that fails leaves no half-copied table behind.
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver_mode = driver.isolation_level
+        driver.isolation_level = None
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()  # ends SQLAlchemy's autobegun transaction around the pragma
+        try:
+            with connection.begin():
+                connection.exec_driver_sql("BEGIN")
+                command.upgrade(config, "head")
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                 if broken:
                     raise RuntimeError(f"the migration left rows pointing nowhere: {broken[:5]}")
-        if sqlite:
+        finally:
+            connection.rollback()  # nothing is open after a commit; after a failure, the autobegin
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
             connection.commit()
+            driver.isolation_level = driver_mode

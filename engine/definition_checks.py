@@ -25,14 +25,14 @@ from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
 from .calendar import TimeLimit
-from .definition_data import DMN_INPUT, DiagramData, Expression, element_id, raw_form
+from .definition_data import DMN_INPUT, DiagramData, Expression, element_id, raw_form, started_from_form
 from .errors import DefinitionError
 from .forms import parse_form
 from .roles import ROLES
 from .serialization import Specs
 
 # Task properties whose values are Python expressions evaluated on the task data.
-EXPRESSION_PROPERTIES = ("department", "zone", "case_department", "outcome")
+EXPRESSION_PROPERTIES = ("department", "zone", "case_department", "outcome", "subject")
 _DURATION_LIKE = re.compile(r"^P(?=\d|T\d)")
 _DMN_INPUT_PLACEHOLDER = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")
 
@@ -109,7 +109,7 @@ def _expressions(task_spec: Any, file: str | None, table_files: dict[str, str]) 
     for name in EXPRESSION_PROPERTIES:
         if properties.get(name):
             found.append(Expression(element, f"property {name}", properties[name], "eval", file))
-    if isinstance(task_spec, UserTask):
+    if isinstance(task_spec, UserTask) or started_from_form(task_spec):
         for name, field in raw_form(task_spec).items():
             for key in ("required_if", "default"):
                 if isinstance(field, dict) and isinstance(field.get(key), str) and field[key]:
@@ -173,8 +173,9 @@ def _compile(expression: Expression) -> Expression | Problem:
 
 def _check_form(task_spec: Any, file: str | None) -> list[Problem]:
     """Each field of a user task's form must read (a type, choices for a choice, a duration max);
-    each is checked on its own so that every bad field is named, not only the first."""
-    if not isinstance(task_spec, UserTask):
+    each is checked on its own so that every bad field is named, not only the first. A start
+    event that people start the process from has a form too."""
+    if not (isinstance(task_spec, UserTask) or started_from_form(task_spec)):
         return []
     element = element_id(task_spec)
     text = getattr(task_spec, "extensions", {}).get("properties", {}).get("form")
@@ -242,6 +243,11 @@ def _check_lanes(owned: list[tuple[Any, str | None]]) -> list[Problem]:
             problems.append(Problem(element_id(task_spec), message, file))
         elif lane and lane not in ROLES and getattr(task_spec, "bpmn_id", None):
             unknown.setdefault(lane, []).append((element_id(task_spec), file))
+        if started_from_form(task_spec):
+            starters = getattr(task_spec, "extensions", {}).get("properties", {})["start_roles"].split(",")
+            for role in {r.strip() for r in starters} - set(ROLES) - {""}:
+                message = f"start_roles names {role!r}, not a role the engine knows ({', '.join(ROLES)})"
+                problems.append(Problem(element_id(task_spec), message, file))
     for lane, elements in unknown.items():
         (first, file), others = elements[0], [e for e, _ in elements[1:]]
         more = f" and {len(others) - 5} more" if len(others) > 5 else ""

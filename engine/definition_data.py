@@ -117,7 +117,7 @@ class DiagramData:
         cls, task_specs: Iterable[Any], data_objects: Iterable[str], script_engine: PythonScriptEngine
     ) -> DiagramData:
         specs = list(task_specs)
-        start = FORM_START_DATA if any(_started_from_form(s) for s in specs) else START_DATA
+        start = FORM_START_DATA if any(started_from_form(s) for s in specs) else START_DATA
         data = cls(sample=dict(start))
         data.provided = dict.fromkeys(start, "case start data") | dict.fromkeys(data_objects, "data object")
         for task_spec in specs:
@@ -216,7 +216,7 @@ class DiagramData:
             waiting = failed
 
 
-def _started_from_form(task_spec: Any) -> bool:
+def started_from_form(task_spec: Any) -> bool:
     """A start event naming who starts the process from its form (CaseRuntime.start_case)."""
     properties = getattr(task_spec, "extensions", {}).get("properties", {})
     return isinstance(task_spec, StartEvent) and bool(properties.get("start_roles"))

@@ -160,12 +160,13 @@ class CaseRuntime:
             if not may_start(starter, start):
                 raise Forbidden(f"process {process_id!r} is not started by your role")
             cleaned = self._check_fields(session, start, submitted)
-            start.data.update(cleaned)  # for the subject; the start event inherits its data when it runs
+            case_no = self._next_case_no(session, now)
+            start.data.update(cleaned, case_no=case_no)  # for the subject; the event inherits its data when it runs
             subject = properties(start).get("subject")
             description = str(evaluate(self._script_engine, start, subject)) if subject else process.name
             urgency = cleaned.get("urgency")
             case = Case(
-                case_no=self._next_case_no(session, now),
+                case_no=case_no,
                 process_version_id=process.id,
                 status="started",
                 description=description[:2000],
@@ -178,7 +179,7 @@ class CaseRuntime:
             )
             session.add(case)
             session.flush()
-            workflow.get_tasks(state=TaskState.READY)[0].data.update(cleaned, case_no=case.case_no)
+            workflow.get_tasks(state=TaskState.READY)[0].data.update(cleaned, case_no=case_no)
             self._run(workflow)
             detail = {"process": process.process_id, "process_version": process.version, "fields": cleaned}
             projection = self._save(session, now, case, workflow, starter.username, "start", None, detail)
@@ -193,7 +194,11 @@ class CaseRuntime:
             for process in self._repository.latest_processes(session):
                 start = start_event(BpmnWorkflow(*self._repository.specs(session, process.id)))
                 if may_start(user, start):
-                    fields = [spec.as_dict() for spec in _form(start).values()]
+                    fields = [
+                        spec.as_dict()
+                        | {"default": evaluate(self._script_engine, start, spec.default) if spec.default else None}
+                        for spec in _form(start).values()
+                    ]
                     forms.append({"id": process.process_id, "name": process.name, "version": process.version,
                                   "fields": fields})
             return forms

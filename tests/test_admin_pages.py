@@ -137,3 +137,13 @@ def test_the_admin_compares_versions_and_moves_running_cases_after_a_dry_run(app
     admin.post("/admin/processes/case_lifecycle/migrate", data=form)
     assert api.case(case_id)["process"]["version"] == 2
     assert api.task("operator", case_id, "register")["title"] == "立案审核（新）"
+
+
+def test_only_administrators_reach_the_administration_area(app: Flask) -> None:
+    operator = logged_in(app, "operator")
+    for path in ("/admin/", "/admin/files/case_lifecycle.bpmn/1", "/admin/files/case_lifecycle.bpmn/1/edit",
+                 "/admin/processes/case_lifecycle/migrate", "/admin/reference/"):
+        assert operator.get(path).status_code == 403, path
+    page = operator.get("/").get_data(as_text=True)
+    upload = {"file": (io.BytesIO(b"<x/>"), "case_lifecycle.bpmn"), "csrf_token": csrf(page)}
+    assert operator.post("/admin/deploy", data=upload, content_type="multipart/form-data").status_code == 403

@@ -5,6 +5,7 @@ must be in the database, case numbers stay unique, every workflow loads and agre
 rows, and the due timers fire, each once."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -129,7 +130,7 @@ class Client:
                 with self.lock:
                     self.refused.append(f"{error.code} {error.read()[:200]!r}")
                 return
-            except OSError:  # the server died under this call: not acknowledged
+            except (OSError, http.client.HTTPException):  # the server died under this call: not acknowledged
                 return
 
     def acknowledged(self) -> int:

@@ -59,6 +59,7 @@ def test_the_clerk_starts_a_document_from_its_form_and_it_is_handled_within_its_
     [supervise] = [t for t in gridflow.inbox.tasks_for(user_id(gridflow, "leader")) if t["case_id"] == case_id]
     assert supervise["title"] == "督办超期公文"
     complete(gridflow, "cgj", case_id, "doc_handle", {"result": "已部署除雪"})
+    assert not gridflow.inbox.tasks_for(user_id(gridflow, "leader"))  # the answer withdrew the 督办
     complete(gridflow, "clerk", case_id, "doc_file", {"archive_no": "2026-GW-001"})
 
     case = gridflow.cases.case(case_id, user_id(gridflow, "leader"))
@@ -66,11 +67,11 @@ def test_the_clerk_starts_a_document_from_its_form_and_it_is_handled_within_its_
     assert case["category"] is None and case["grid"] is None and case["description"] == DOCUMENT["title"]
     assert [e["action"] for e in case["history"]] == ["start", "complete", "complete", "timer", "timer", "complete",
                                                       "complete"]
-    assert not gridflow.inbox.tasks_for(user_id(gridflow, "leader"))  # the 督办 ended with the document
 
     cgj = next(d for d in gridflow.assessment.departments(Period(date(2026, 11, 1), date(2026, 12, 1)))
                if d["department"] == "CGJ")
     assert (cgj["dispatched"], cgj["handled"], cgj["handled_on_time"], cgj["overdue"]) == (1, 1, 0, 1)
+    assert (cgj["closed"], cgj["closure_rate"]) == (1, 1.0)  # 归档 closes a document as 结案 closes a case
 
 
 def test_only_the_roles_the_start_event_names_start_a_document(app: Flask, gridflow: Gridflow) -> None:
@@ -160,3 +161,22 @@ def test_a_third_process_written_in_the_test_deploys_through_the_api_and_runs(
     case = gridflow.cases.case(case_id, operator)
     assert case["status"] == "replied"
     assert [e["action"] for e in case["history"]] == ["start", "timer", "complete"]
+
+
+def test_the_start_form_prefills_the_diagrams_defaults(app: Flask) -> None:
+    page = logged_in(app, "clerk").get("/start/document_handling").get_data(as_text=True)
+    assert 'name="urgency" value="normal" checked' in page  # 平件 unless the clerk says 急件
+
+
+def test_a_broken_start_form_or_subject_is_refused_at_deploy_naming_the_start_event(api: Api) -> None:
+    for broken in (
+        THIRD_PROCESS.replace('name="subject" value="matter"', 'name="subject" value="mater"'),
+        THIRD_PROCESS.replace('name="subject" value="matter"', 'name="subject" value="matter +"'),
+        THIRD_PROCESS.replace('{"matter": {"type": "text"', '{"matter": {"type": "txt"'),
+        THIRD_PROCESS.replace('name="start_roles" value="operator"', 'name="start_roles" value="operater"'),
+    ):
+        refused = api.call("POST", "/api/definitions", "admin", 422,
+                           data={"file": (io.BytesIO(broken.encode()), "petition.bpmn")},
+                           content_type="multipart/form-data")
+        assert "petition_start" in {p["element"] for p in refused["problems"]}, refused
+    assert not [p for p in api.get("/api/definitions", "admin")["processes"] if p["id"] == "petition"]

@@ -1,12 +1,14 @@
 """系统管理: process definitions, the BPMN modeler and DMN editor, deploying new versions."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify, render_template, request
+import io
+
+from flask import Blueprint, Response, g, render_template, request, send_file
 
 from engine.case_migration import MigrationRequest
-from engine.errors import DefinitionError, Forbidden, GridflowError, InvalidField
-from engine.repository import Upload
+from engine.errors import Forbidden, GridflowError, InvalidField
 
+from . import api
 from .auth import engine, login_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -36,11 +38,9 @@ def index() -> str:
 @login_required
 def download(name: str, version: int) -> Response:
     content = engine().repository.file_content(name, version)
-    return Response(
-        content,
-        mimetype="application/xml",
-        headers={"Content-Disposition": f"attachment; filename=v{version}-{name}"},
-    )
+    # send_file writes the name RFC 6266 style, so a Chinese file name or a quote in it is safe.
+    return send_file(io.BytesIO(content.encode("utf-8")), mimetype="application/xml", as_attachment=True,
+                     download_name=f"v{version}-{name}")
 
 
 @bp.get("/files/<name>/<int(max=2147483647):version>/edit")
@@ -54,34 +54,19 @@ def edit(name: str, version: int) -> str:
 @bp.post("/deploy")
 @login_required
 def deploy() -> tuple[Response, int]:
-    """The editor's 部署 button: the edited file becomes a new version if every check passes.
-    Answers JSON for the page's script; refusals list each problem with its element."""
-    upload = request.files.get("file")
-    if upload is None:
-        raise InvalidField("file", "attach the edited file as multipart field 'file'")
+    """The editor's 部署 button: the same deploy and the same JSON answers as the API's, for the
+    page's script; a refusal lists each problem with its element."""
     try:
-        deployment = engine().repository.deploy([Upload(upload.filename or "", upload.read())], g.user.username)
-    except DefinitionError as error:
-        problems = getattr(error, "problems", None) or [{"element": error.element_id, "message": str(error)}]
-        return jsonify({"error": str(error), "problems": problems}), 422
+        return api.deploy_files(request.files.getlist("file"), g.user.username)
     except GridflowError as error:
-        return jsonify({"error": str(error), "problems": [{"element": None, "message": str(error)}]}), 422
-    body = {
-        "files": [{"name": f.name, "version": f.version} for f in deployment.files],
-        "processes": [{"id": p.process_id, "version": p.version} for p in deployment.processes],
-    }
-    return jsonify(body), 201 if deployment.files else 200
+        return api.engine_error(error)
 
 
 @bp.get("/processes/<process_id>/diff")
 @login_required
 def diff(process_id: str) -> str:
     """What a version changed against the one it follows (default: the newest against the one before)."""
-    def version(name: str) -> int | None:
-        value = request.args.get(name, "")
-        return int(value) if value.isdigit() else None
-
-    report = engine().repository.diff(process_id, version("from"), version("to"))
+    report = engine().repository.diff(process_id, api.version_arg("from"), api.version_arg("to"))
     return render_template("admin/diff.html", report=report)
 
 

@@ -93,7 +93,8 @@ _STATUS: dict[type[GridflowError], int] = {
 
 
 @bp.errorhandler(GridflowError)
-def _engine_error(error: GridflowError) -> tuple[Response, int]:
+def engine_error(error: GridflowError) -> tuple[Response, int]:
+    """The JSON answer to an engine's refusal; the administrator's editor answers with it too."""
     body: dict[str, Any] = {"error": str(error)}
     if isinstance(error, InvalidField):
         body = {"error": error.reason, "field": error.field}
@@ -260,12 +261,14 @@ def definitions() -> Response:
 @login_required
 def deploy() -> tuple[Response, int]:
     _admin_only("deploys process definitions")
-    files = request.files.getlist("file")
+    return deploy_files(request.files.getlist("file"), g.user.username)
+
+
+def deploy_files(files: list[Any], deployed_by: str) -> tuple[Response, int]:
+    """Deploy uploaded files; the API and the administrator's editor both come through here."""
     if not files:
         raise InvalidField("file", "attach one or more .bpmn or .dmn files as multipart field 'file'")
-    deployment = engine().repository.deploy(
-        [Upload(f.filename or "", f.read()) for f in files], deployed_by=g.user.username
-    )
+    deployment = engine().repository.deploy([Upload(f.filename or "", f.read()) for f in files], deployed_by)
     body = {
         "files": [{"name": f.name, "version": f.version} for f in deployment.files],
         "processes": [{"id": p.process_id, "version": p.version} for p in deployment.processes],
@@ -276,7 +279,7 @@ def deploy() -> tuple[Response, int]:
 @bp.get("/definitions/<process_id>/diff")
 @login_required
 def definition_diff(process_id: str) -> Response:
-    return jsonify(engine().repository.diff(process_id, _version_arg("from"), _version_arg("to")))
+    return jsonify(engine().repository.diff(process_id, version_arg("from"), version_arg("to")))
 
 
 @bp.post("/definitions/<process_id>/migrations")
@@ -287,7 +290,7 @@ def migrate_cases(process_id: str) -> Response:
     return jsonify(report.as_dict())
 
 
-def _version_arg(name: str) -> int | None:
+def version_arg(name: str) -> int | None:
     """A process version in the query string: None when not given."""
     if request.args.get(name) is None:
         return None

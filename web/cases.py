@@ -143,7 +143,7 @@ def start(process_id: str) -> ResponseReturnValue:
         raise Forbidden(f"process {process_id!r} is not started by your role")
     form = forms[process_id]
     errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {f["name"]: f["default"] for f in form["fields"]}
     if request.method == "POST":
         submitted = _submitted(form["fields"])
         values = dict(submitted)

@@ -48,7 +48,10 @@
       method: "POST", body: form, credentials: "same-origin",
       headers: { "X-CSRFToken": canvasHolder.dataset.csrf },
     });
-    const body = await answer.json();
+    const isJson = (answer.headers.get("content-type") || "").includes("application/json");
+    // An expired session or form token answers with a page, not JSON: say so rather than hang.
+    const body = isJson ? await answer.json()
+      : { error: `服务器拒绝（${answer.status}）：请刷新页面或重新登录后再部署` };
     if (answer.ok) {
       const made = body.processes.map((p) => `${p.id} v${p.version}`).join("、");
       result.textContent = body.files.length ? `已部署：${made || body.files.map((f) => `${f.name} v${f.version}`).join("、")}` : "内容未变，未部署新版本";
