@@ -148,7 +148,9 @@ def test_a_third_process_written_in_the_test_deploys_through_the_api_and_runs(
     assert {"id": "petition", "version": 1} in deployed["processes"]
 
     operator = user_id(gridflow, "operator")
-    case_id = gridflow.runtime.start_case(operator, "petition", {"matter": "小区噪音扰民"})
+    forms = api.get("/api/processes", "operator")
+    assert [f["id"] for f in forms] == ["petition"]  # 公文办理 is the clerk's, not the operator's
+    case_id = api.call("POST", "/api/processes/petition/cases", "operator", 201, json={"matter": "小区噪音扰民"})["id"]
     [reply] = [t for t in gridflow.inbox.tasks_for(operator, stage="petition_reply") if t["case_id"] == case_id]
     assert reply["title"] == "答复信访人"
     assert datetime.fromisoformat(reply["due_at"]) == local("2026-11-27 09:00")  # two working days
