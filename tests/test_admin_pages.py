@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from engine import WORKFLOWS_DIR, Gridflow
 
 from .browser import SCREENSHOTS, Office
-from .conftest import Api, csrf, logged_in
+from .conftest import TO_CLOSED, TO_HANDLED, Api, csrf, logged_in, reported, user_id
 
 
 def open_editor(office: Office, file_name: str) -> Page:
@@ -27,28 +27,6 @@ def middle_of(page: Page, element_id: str) -> tuple[float, float]:
     box = page.locator(f'.djs-element[data-element-id="{element_id}"]').bounding_box()
     assert box is not None
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-
-def people(gridflow: Gridflow) -> dict[str, int]:
-    names = ("collector03", "operator", "dispatcher", "jd03")
-    return {name: gridflow.directory.authenticate(name, "demo").id for name in names}  # type: ignore[union-attr]
-
-
-def walk_to_close(gridflow: Gridflow) -> int:
-    ids = people(gridflow)
-    case_id = gridflow.runtime.report_case(
-        ids["collector03"],
-        {"category": "SJ0502", "grid": "03-02", "description": "店外经营", "address": "人民路 18 号",
-         "urgency": "normal", "channel": "collector"},
-    )
-    for user, stage, fields in (("operator", "register", {"decision": "register"}),
-                                ("dispatcher", "dispatch", {"department": "JD03"}),
-                                ("jd03", "handle", {"action": "done", "result": "已清理"}),
-                                ("collector03", "check", {"passed": True}),
-                                ("operator", "close", {})):
-        [task] = [t for t in gridflow.inbox.tasks_for(ids[user], stage=stage) if t["case_id"] == case_id]
-        gridflow.runtime.complete_task(ids[user], task["id"], fields)
-    return case_id
 
 
 def test_an_admin_adds_a_task_in_a_lane_and_the_next_case_reaches_it(office: Office, app_of_server: Gridflow) -> None:
@@ -73,7 +51,7 @@ def test_an_admin_adds_a_task_in_a_lane_and_the_next_case_reaches_it(office: Off
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "modeler.png"))
 
-    case_id = walk_to_close(app_of_server)  # a new case: it starts on version 2
+    case_id = reported(app_of_server, TO_CLOSED)  # a new case: it starts on version 2
     operator = office.person("operator")
     operator.goto(f"{office.base}/")
     archive = operator.locator(f"tr.task[data-case='{case_id}']")
@@ -104,17 +82,9 @@ def test_a_dmn_cell_edit_changes_the_next_cases_limit(office: Office, app_of_ser
     page.click("#deploy")
     expect(page.locator("#deploy-result")).to_have_attribute("data-outcome", "deployed")
 
-    ids = people(app_of_server)
-    case_id = app_of_server.runtime.report_case(
-        ids["collector03"],
-        {"category": "SJ0502", "grid": "03-02", "description": "店外经营", "address": "人民路 18 号",
-         "urgency": "normal", "channel": "collector"},
-    )
-    for user, stage, fields in (("operator", "register", {"decision": "register"}),
-                                ("dispatcher", "dispatch", {"department": "JD03"})):
-        [task] = [t for t in app_of_server.inbox.tasks_for(ids[user], stage=stage) if t["case_id"] == case_id]
-        app_of_server.runtime.complete_task(ids[user], task["id"], fields)
-    [handle] = [t for t in app_of_server.inbox.tasks_for(ids["jd03"], stage="handle") if t["case_id"] == case_id]
+    case_id = reported(app_of_server, TO_HANDLED[:2])
+    jd03 = user_id(app_of_server, "jd03")
+    [handle] = [t for t in app_of_server.inbox.tasks_for(jd03, stage="handle") if t["case_id"] == case_id]
     assert handle["due_at"].startswith("2026-11-27T01:00")  # Wednesday 09:00 + 2 working days, in UTC
 
 

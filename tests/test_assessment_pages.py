@@ -11,25 +11,11 @@ from playwright.sync_api import expect
 from engine import Gridflow
 
 from .browser import Office
-
-
-def a_handled_case(gridflow: Gridflow) -> None:
-    people = ("collector03", "operator", "dispatcher", "jd03")
-    ids = {name: gridflow.directory.authenticate(name, "demo").id for name in people}  # type: ignore[union-attr]
-    case_id = gridflow.runtime.report_case(
-        ids["collector03"],
-        {"category": "SJ0502", "grid": "03-02", "description": "店外经营", "address": "人民路 18 号",
-         "urgency": "normal", "channel": "collector"},
-    )
-    for user, stage, fields in (("operator", "register", {"decision": "register"}),
-                                ("dispatcher", "dispatch", {"department": "JD03"}),
-                                ("jd03", "handle", {"action": "done", "result": "已清理"})):
-        [task] = [t for t in gridflow.inbox.tasks_for(ids[user], stage=stage) if t["case_id"] == case_id]
-        gridflow.runtime.complete_task(ids[user], task["id"], fields)
+from .conftest import TO_HANDLED, reported
 
 
 def test_the_assessment_page_draws_its_charts_and_exports_its_tables(office: Office, app_of_server: Gridflow) -> None:
-    a_handled_case(app_of_server)
+    reported(app_of_server, TO_HANDLED)
     page = office.person("assessor")
     page.click("header nav >> text=考核")
     page.goto(f"{office.base}/assessment/?month=2026-11")
@@ -56,7 +42,7 @@ def test_the_assessment_page_draws_its_charts_and_exports_its_tables(office: Off
 
 
 def test_the_bulletin_ranks_and_prints_and_others_may_not_see_it(office: Office, app_of_server: Gridflow) -> None:
-    a_handled_case(app_of_server)
+    reported(app_of_server, TO_HANDLED)
     page = office.person("leader")
     page.goto(f"{office.base}/assessment/bulletin?quarter=2026-Q4")
     expect(page.locator("h1")).to_have_text("2026年第4季度城市管理部门考评通报")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from flask import Flask
 
@@ -14,21 +13,10 @@ from engine import Gridflow
 from engine.assessment import Period
 from engine.clock import ManualClock
 
-from .conftest import Api, csrf, local, logged_in
+from .conftest import Api, csrf, local, logged_in, user_id, walk
 
 DOCUMENT = {"title": "关于做好冬季除雪工作的通知", "source": "市城管委", "document_no": "城管发〔2026〕12号",
             "urgency": "urgent", "summary": "降雪期间主次干道当日清扫"}
-
-
-def user_id(gridflow: Gridflow, username: str) -> int:
-    user = gridflow.directory.authenticate(username, "demo")
-    assert user is not None
-    return user.id
-
-
-def complete(gridflow: Gridflow, username: str, case_id: int, stage: str, fields: dict[str, Any]) -> None:
-    [task] = [t for t in gridflow.inbox.tasks_for(user_id(gridflow, username), stage=stage) if t["case_id"] == case_id]
-    gridflow.runtime.complete_task(user_id(gridflow, username), task["id"], fields)
 
 
 def test_the_clerk_starts_a_document_from_its_form_and_it_is_handled_within_its_limit(
@@ -47,8 +35,8 @@ def test_the_clerk_starts_a_document_from_its_form_and_it_is_handled_within_its_
 
     inbox = clerk.get("/").get_data(as_text=True)
     assert "公文登记" in inbox and "关于做好冬季除雪工作的通知" in inbox  # the subject stands for the address
-    complete(gridflow, "clerk", case_id, "doc_register", {})
-    complete(gridflow, "leader", case_id, "doc_sign", {"handling_office": "CGJ", "instruction": "请当日办结"})
+    walk(gridflow, case_id, [("clerk", "doc_register", {})])
+    walk(gridflow, case_id, [("leader", "doc_sign", {"handling_office": "CGJ", "instruction": "请当日办结"})])
     [handle] = [t for t in gridflow.inbox.tasks_for(user_id(gridflow, "cgj")) if t["case_id"] == case_id]
     assert handle["title"] == "办理公文"
     # 急件当日办结: four working hours from Wednesday 09:00 is 14:30 (lunch 12:00-13:30 does not count).
@@ -58,9 +46,9 @@ def test_the_clerk_starts_a_document_from_its_form_and_it_is_handled_within_its_
     assert gridflow.timers.fire_due() == 2  # 预警, then 超期
     [supervise] = [t for t in gridflow.inbox.tasks_for(user_id(gridflow, "leader")) if t["case_id"] == case_id]
     assert supervise["title"] == "督办超期公文"
-    complete(gridflow, "cgj", case_id, "doc_handle", {"result": "已部署除雪"})
+    walk(gridflow, case_id, [("cgj", "doc_handle", {"result": "已部署除雪"})])
     assert not gridflow.inbox.tasks_for(user_id(gridflow, "leader"))  # the answer withdrew the 督办
-    complete(gridflow, "clerk", case_id, "doc_file", {"archive_no": "2026-GW-001"})
+    walk(gridflow, case_id, [("clerk", "doc_file", {"archive_no": "2026-GW-001"})])
 
     case = gridflow.cases.case(case_id, user_id(gridflow, "leader"))
     assert case["status"] == "filed" and case["closed_at"] is not None
