@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cases_by_sql import NUMBERS  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 from engine import Gridflow, Settings  # noqa: E402
@@ -71,7 +73,7 @@ def worked_templates(gridflow: Gridflow, clock: ManualClock) -> None:
 
 def copy_cases(gridflow: Gridflow, total: int) -> None:
     """Copies of the worked cases (case row and audit events), over the 33 grids and 80 days."""
-    numbers = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :copies) "
+    numbers = NUMBERS
     with gridflow.db.begin() as db:
         templates = db.execute(text('SELECT count(*), max(id) FROM "case"')).one()
         count, base = int(templates[0]), int(templates[1])

@@ -6,10 +6,13 @@ from sqlalchemy import text
 
 from engine import Gridflow
 
+# The rows n(1) ... n(:copies) that each copy is made from.
+NUMBERS = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :copies) "
+
 
 def copy_case(gridflow: Gridflow, template: int, copies: int) -> None:
     """Copies of one case, each a case of its own (case row, workflow state, task and timer rows)."""
-    numbers = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :copies) "
+    numbers = NUMBERS
     with gridflow.db.begin() as db:
         base = db.execute(text('SELECT max(id) FROM "case"')).scalar_one()
         db.execute(

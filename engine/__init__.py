@@ -68,12 +68,13 @@ class Gridflow:
             self.sessions, self.clock, self.photos, ZoneInfo(settings.timezone), settings.sampling_count
         )
         self.assessment = Assessment(self.sessions, ZoneInfo(settings.timezone))
+        script_engine = GridflowScriptEngine(self.calendar, self.clock)  # diagrams' functions, one instant a command
         self.runtime = CaseRuntime(
             self.sessions,
             ZoneInfo(settings.timezone),
             self.repository,
             codec,
-            GridflowScriptEngine(self.calendar, self.clock),
+            script_engine,
             self.photos,
             WorkflowCache(settings.workflow_cache_size),
         )
@@ -82,9 +83,7 @@ class Gridflow:
         )
         self.runtime.timer_listeners.append(self.timers.timers_changed)
         # Moving running cases to a newer process version (迁移); it tells the scheduler too.
-        self.migrations = CaseMigration(
-            self.sessions, self.repository, codec, GridflowScriptEngine(self.calendar, self.clock)
-        )
+        self.migrations = CaseMigration(self.sessions, self.repository, codec, script_engine)
         self.migrations.timer_listeners.append(self.timers.timers_changed)
         self.open311 = Open311(self.sessions, self.clock, self.runtime)  # outside clients' keys and requests
 

@@ -74,6 +74,11 @@ def _count(condition: ColumnElement[bool]) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
+def _counts(row: Any, keys: tuple[str, ...]) -> dict[str, int]:
+    """The named sums of an aggregate row as whole numbers; all zero for a unit with no row."""
+    return {key: int(getattr(row, key) or 0) if row is not None else 0 for key in keys}
+
+
 class Assessment:
     def __init__(self, sessions: sessionmaker[Session], timezone: ZoneInfo) -> None:
         self._sessions = sessions
@@ -121,11 +126,9 @@ class Assessment:
 
     @staticmethod
     def _department_figures(code: str, name: str, row: Any) -> dict[str, Any]:
-        numbers = {
-            key: int(getattr(row, key) or 0) if row is not None else 0
-            for key in ("dispatched", "dispatched_closed", "handled", "handled_on_time", "returned",
-                        "extensions_asked", "extensions_approved", "rework", "closed", "overdue", "overdue_seconds")
-        }
+        numbers = _counts(row, ("dispatched", "dispatched_closed", "handled", "handled_on_time", "returned",
+                                "extensions_asked", "extensions_approved", "rework", "closed", "overdue",
+                                "overdue_seconds"))
         return {
             "department": code,
             "name": name,
@@ -165,10 +168,8 @@ class Assessment:
         result = []
         for code, name in grids:
             row = rows.get(code)
-            numbers = {
-                key: int(getattr(row, key) or 0) if row is not None else 0
-                for key in ("reported", "registered", "handled", "handled_on_time", "rework", "closed", "overdue")
-            }
+            numbers = _counts(row, ("reported", "registered", "handled", "handled_on_time", "rework", "closed",
+                                    "overdue"))
             sample = inspected.get(code, {})
             result.append(
                 {
@@ -215,10 +216,7 @@ class Assessment:
         result = []
         for username, display_name, zone in collectors:
             row = rows.get(username)
-            numbers = {
-                key: int(getattr(row, key) or 0) if row is not None else 0
-                for key in ("reports", "reports_registered", "verifications", "checks", "late")
-            }
+            numbers = _counts(row, ("reports", "reports_registered", "verifications", "checks", "late"))
             result.append(
                 {
                     "collector": username,

@@ -44,7 +44,7 @@ from .definition_diff import VersionComparison
 from .errors import InvalidField, ProcessError
 from .history import record
 from .models import Case, CaseWorkflow, ProcessVersion, Task, Timer
-from .projection import _task_row, project, properties
+from .projection import project, properties, task_row
 from .repository import DefinitionRepository
 from .scripting import GridflowScriptEngine
 from .serialization import WorkflowCodec
@@ -281,7 +281,7 @@ class CaseMigration:
             spiff_task = workflow.get_task_from_id(UUID(row.spiff_task_id))
             if row.state != "open" or spiff_task is None:  # cancelled by the projection just now
                 continue
-            fresh = _task_row(case, spiff_task, self._script_engine, now)  # the row it would open now
+            fresh = task_row(case, spiff_task, self._script_engine, now)  # the row it would open now
             changes = {
                 column: [_text(getattr(row, column)), _text(getattr(fresh, column))]
                 for column in _ROW_COLUMNS

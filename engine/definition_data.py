@@ -41,7 +41,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 
-from .timers import _parse_cycle  # the cycle format our clocked timers accept, read the same way
+from .timers import parse_cycle  # the cycle format our clocked timers accept, read the same way
 
 # What CaseRuntime.report_case gives the start event, with sample values of the right type.
 # tests/test_deploy_checks.py keeps the names equal to what a real case starts with.
@@ -290,7 +290,7 @@ def _timer_value_problem(definition: TimerEventDefinition, value: Any) -> str | 
     elif isinstance(definition, DurationTimerEventDefinition):
         kind, read = "an ISO 8601 duration (timeDuration)", _read_duration
     elif isinstance(definition, CycleTimerEventDefinition):
-        kind, read = "a cycle R[n]/<instant>/<interval> (timeCycle)", _parse_cycle
+        kind, read = "a cycle R[n]/<instant>/<interval> (timeCycle)", parse_cycle
     else:
         return None
     if not isinstance(value, str):

@@ -11,14 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .clock import Clock
 from .errors import InvalidField, NotAuthenticated, NotFound
 from .history import record
 from .models import Case, Category, Department, Open311Client, User
-from .runtime import FINAL_STATUSES, CaseRuntime
+from .runtime import CaseRuntime
 
 CHANNEL = "web"  # 网站: a portal's reports are verified on site first, like any citizen's
 # Our report's field -> the standard's name for it.
@@ -38,11 +38,6 @@ WINDOW = timedelta(days=90)  # the standard's default window of GET requests, an
 MAX_REQUESTS = 1000  # the standard's default limit of one answer
 OPEN311_STATUSES = ("open", "closed")
 YEARS = (1970, 9000)
-
-
-def open311_status(status: str) -> str:
-    """The standard knows two statuses: closed once the case has ended (closed, rejected), else open."""
-    return "closed" if status in FINAL_STATUSES else "open"
 
 
 def _digest(api_key: str) -> str:
@@ -74,10 +69,11 @@ class PublicCase:
     address: str
     reported_at: datetime
     updated_at: datetime  # for an ended case, when it ended
+    ended: bool  # the standard's two statuses: closed once the case's workflow ended, else open
 
     @property
     def open311_status(self) -> str:
-        return open311_status(self.status)
+        return "closed" if self.ended else "open"
 
 
 class Open311Clients:
@@ -214,9 +210,9 @@ class ServiceRequests:
         if statuses - set(OPEN311_STATUSES):
             raise InvalidField("status", f"must be one or more of: {', '.join(OPEN311_STATUSES)}")
         if statuses == {"closed"}:
-            conditions.append(Case.status.in_(FINAL_STATUSES))
+            conditions.append(Case.closed_at.is_not(None))
         elif statuses == {"open"}:
-            conditions.append(Case.status.not_in(FINAL_STATUSES))
+            conditions.append(Case.closed_at.is_(None))
         return self._public(*conditions)
 
     def get(self, service_request_id: str) -> PublicCase:
@@ -231,11 +227,11 @@ class ServiceRequests:
             select(
                 Case.case_no,
                 Case.status,
-                Case.category_code,
+                Category.code,
                 Category.name,
                 Case.description,
                 Department.name,
-                Case.address,
+                func.coalesce(Case.address, ""),  # a published report always has one
                 Case.created_at,
                 Case.updated_at,
                 Case.closed_at,
@@ -258,6 +254,7 @@ class ServiceRequests:
                     address=row[6],
                     reported_at=row[7],
                     updated_at=row[9] or row[8],
+                    ended=row[9] is not None,
                 )
                 for row in session.execute(query)
             ]

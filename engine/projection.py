@@ -94,7 +94,7 @@ def _project_tasks(
     for spiff_id, spiff_task in ready.items():
         if spiff_id in open_rows:
             continue
-        row = _task_row(case, spiff_task, script_engine, now)
+        row = task_row(case, spiff_task, script_engine, now)
         session.add(row)
         open_rows[spiff_id] = row
         result.opened.append(row)
@@ -105,7 +105,7 @@ def _project_tasks(
     return open_rows
 
 
-def _task_row(case: Case, spiff_task: SpiffTask, script_engine: PythonScriptEngine, now: datetime) -> Task:
+def task_row(case: Case, spiff_task: SpiffTask, script_engine: PythonScriptEngine, now: datetime) -> Task:
     props = properties(spiff_task)
     spec = spiff_task.task_spec
 

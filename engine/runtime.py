@@ -45,7 +45,6 @@ CHANNELS = {
     "media": "媒体曝光",
     "leader": "领导交办",
 }
-FINAL_STATUSES = ("closed", "rejected", "completed")  # the lifecycle's; any process ends when its workflow does
 STARTED_BY_FORM = "internal"  # the channel of a case started from a process's own start form
 OPENING_ACTIONS = ("report", "start")  # the commands that create a case
 REPORT_TEXT_LIMITS = {"description": 2000, "address": 256}
@@ -186,12 +185,15 @@ class CaseRuntime:
         self._committed(case, workflow, projection)
         return case.id
 
-    def start_forms(self, user_id: int) -> list[dict[str, Any]]:
-        """The processes this person may start from a form, newest version of each, with the form."""
+    def start_forms(self, user_id: int, process_id: str | None = None) -> list[dict[str, Any]]:
+        """The processes this person may start from a form (or just the one named), newest
+        version of each, with the form."""
         with self._sessions() as session:
             user = _user(session, user_id)
             forms = []
             for process in self._repository.latest_processes(session):
+                if process_id is not None and process.process_id != process_id:
+                    continue
                 start = start_event(BpmnWorkflow(*self._repository.specs(session, process.id)))
                 if may_start(user, start):
                     fields = [
@@ -421,7 +423,7 @@ class CaseRuntime:
             # The case row first (its versioned UPDATE), then its state: the same lock order as
             # the scheduler's claim on the case, so the two never deadlock on PostgreSQL.
             session.flush()
-            saved = CaseWorkflow.__table__.update().where(CaseWorkflow.case_id == case.id).values(state=state)
+            saved = update(CaseWorkflow).where(CaseWorkflow.case_id == case.id).values(state=state)
             session.connection().execute(saved)
         for fired in projection.fired:
             record(

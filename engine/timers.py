@@ -65,7 +65,7 @@ class ClockedCycle(CycleTimerEventDefinition):  # type: ignore[misc]
         if event_value is None:
             expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
             try:
-                repetitions, first, interval = _parse_cycle(expression)
+                repetitions, first, interval = parse_cycle(expression)
             except ValueError as exc:
                 raise WorkflowTaskException(str(exc), task=my_task) from exc
             event_value = {"cycles": repetitions, "next": first, "interval": interval, "fired": 0}
@@ -88,7 +88,7 @@ class ClockedCycle(CycleTimerEventDefinition):  # type: ignore[misc]
         return ready
 
 
-def _parse_cycle(expression: str) -> tuple[int, str, str]:
+def parse_cycle(expression: str) -> tuple[int, str, str]:
     parts = expression.strip().split("/")
     if len(parts) != 3 or not parts[0].upper().startswith("R"):
         raise ValueError(f"a cycle timer needs R[n]/<first instant>/<interval>, not {expression!r}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from flask import Blueprint, Response, g, render_template, request, send_file
 
@@ -77,15 +78,16 @@ def migrate(process_id: str) -> str | tuple[str, int]:
     versions = [p for p in engine().repository.overview()["processes"] if p["id"] == process_id]
     if not versions:
         raise InvalidField("process_id", f"process {process_id!r} is not deployed")
-    form = {"from_version": request.form.get("from_version", ""), "to_version": request.form.get("to_version", ""),
-            "case_ids": request.form.get("case_ids", ""), "dry_run": request.form.get("dry_run") == "on"}
+    form = {name: request.form.get(name, "") for name in ("from_version", "to_version", "case_ids")}
+    dry_run = request.form.get("dry_run") == "on"
     report, error = None, None
     if request.method == "POST":
-        body = {
-            "from_version": int(form["from_version"]) if form["from_version"].isdigit() else form["from_version"],
-            "to_version": int(form["to_version"]) if form["to_version"].isdigit() else form["to_version"],
-            "dry_run": form["dry_run"],
-        }
+
+        def number(text: str) -> int | str:  # MigrationRequest names a field that is no number
+            return int(text) if text.isdigit() else text
+
+        body: dict[str, Any] = {"from_version": number(form["from_version"]),
+                                "to_version": number(form["to_version"]), "dry_run": dry_run}
         ids = [int(part) for part in form["case_ids"].replace("，", ",").split(",") if part.strip().isdigit()]
         if ids:
             body["case_ids"] = ids
@@ -94,6 +96,6 @@ def migrate(process_id: str) -> str | tuple[str, int]:
         except InvalidField as exc:
             error = exc
     page = render_template("admin/migrate.html", process_id=process_id, versions=versions, form=form,
-                           report=report.as_dict() if report else None, error=error)
+                           dry_run=dry_run, report=report.as_dict() if report else None, error=error)
     return (page, 422) if error else page
 

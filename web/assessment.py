@@ -94,6 +94,11 @@ def _parse_period(args: Any, today: date) -> Period:
         raise InvalidField(field, "write a month as 2026-11, a quarter as 2026-Q4, a day as 2026-11-25") from exc
 
 
+def _today() -> date:
+    """The office's date now (the period a page opens on)."""
+    return engine().clock.now().astimezone(engine().calendar.tz).date()
+
+
 def _tables(period: Period) -> dict[str, list[dict[str, Any]]]:
     gridflow = engine()
     inspections = gridflow.sampling.inspections(period.start, period.end)
@@ -109,7 +114,7 @@ def _tables(period: Period) -> dict[str, list[dict[str, Any]]]:
 @login_required
 def index() -> str | tuple[str, int]:
     _reader()
-    today = engine().clock.now().astimezone(engine().calendar.tz).date()
+    today = _today()
     try:
         period = period_from(request.args, today)
     except InvalidField as error:
@@ -146,7 +151,7 @@ def _is_zone_grid(code: str) -> bool:
 @login_required
 def bulletin() -> str | tuple[str, int]:
     _reader()
-    today = engine().clock.now().astimezone(engine().calendar.tz).date()
+    today = _today()
     quarter_text = request.args.get("quarter") or f"{today.year}-Q{(today.month - 1) // 3 + 1}"
     try:
         period = period_from({"quarter": quarter_text}, today)
@@ -175,7 +180,7 @@ def export(table: str, kind: str) -> Response:
     _reader()
     if table not in COLUMNS or kind not in ("csv", "xlsx"):
         raise NotFound(f"no export {table}.{kind}")
-    today = engine().clock.now().astimezone(engine().calendar.tz).date()
+    today = _today()
     if table == "scores":
         quarter_text = request.args.get("quarter") or f"{today.year}-Q{(today.month - 1) // 3 + 1}"
         period = period_from({"quarter": quarter_text}, today)

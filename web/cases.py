@@ -138,10 +138,10 @@ def start_list() -> str:
 @login_required
 def start(process_id: str) -> ResponseReturnValue:
     gridflow = engine()
-    forms = {f["id"]: f for f in gridflow.runtime.start_forms(g.user.id)}
-    if process_id not in forms:
+    forms = gridflow.runtime.start_forms(g.user.id, process_id)
+    if not forms:
         raise Forbidden(f"process {process_id!r} is not started by your role")
-    form = forms[process_id]
+    [form] = forms
     errors: dict[str, str] = {}
     values: dict[str, Any] = {f["name"]: f["default"] for f in form["fields"]}
     if request.method == "POST":
