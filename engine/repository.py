@@ -1,8 +1,8 @@
 """Process definitions: every deployed BPMN and DMN file version, and the executable processes
 parsed from them. Running cases stay on the ProcessVersion they started on (until an
 administrator migrates them, engine/case_migration.py); new cases take the newest. An upload
-that does not parse or fails our checks is refused whole, with every problem found, and
-nothing is stored."""
+that does not parse, or whose new or changed processes fail our checks, is refused whole, with
+every problem found, and nothing is stored."""
 from __future__ import annotations
 
 import hashlib
@@ -51,7 +51,7 @@ class DefinitionRepository:
         self._clock = clock
         self._codec = codec
         self._specs: dict[int, Specs] = {}  # ProcessVersion.id -> parsed spec; versions never change
-        self._check_engine: GridflowScriptEngine | None = None  # made at the first deploy that builds
+        self._check_engine: GridflowScriptEngine | None = None  # made at the first deploy that checks
 
     # --- deploying --------------------------------------------------------------------------
 
@@ -83,7 +83,8 @@ class DefinitionRepository:
         if not changed:
             return Deployment(files=[], processes=[])
 
-        built = self._build(contents)
+        latest = {p.process_id: p for p in self.latest_processes(session)}
+        built = self._build(contents, stored_sha256={process_id: p.sha256 for process_id, p in latest.items()})
         now = self._clock.now()
         files: list[DefinitionFile] = []
         for name, text in changed:
@@ -103,13 +104,11 @@ class DefinitionRepository:
 
         processes: list[ProcessVersion] = []
         for process_id, (name, spec_json) in built.items():
-            latest = self._latest_process(session, process_id)
-            if latest is not None and latest.sha256 == _sha(spec_json):
-                continue
+            previous_process = latest.get(process_id)
             version = ProcessVersion(
                 process_id=process_id,
                 name=name,
-                version=(latest.version + 1) if latest else 1,
+                version=(previous_process.version + 1) if previous_process else 1,
                 spec=spec_json,
                 sha256=_sha(spec_json),
                 files=file_versions,
@@ -142,10 +141,12 @@ class DefinitionRepository:
         except UnicodeDecodeError as exc:
             raise InvalidField("file", "must be UTF-8 text") from exc
 
-    def _build(self, contents: dict[str, str]) -> dict[str, tuple[str, str]]:
-        """Parse the whole candidate set: process id -> (name, serialized specs). Raises
-        DeployRefused with every problem when any file or process fails the parser or our
-        checks. Files that do not read stop it there: their processes cannot be built to check."""
+    def _build(self, contents: dict[str, str], stored_sha256: dict[str, str]) -> dict[str, tuple[str, str]]:
+        """Parse the whole candidate set and return its new and changed processes: process id ->
+        (name, serialized specs), compared with the sha256 of each process's newest stored
+        version. Raises DeployRefused with every problem when any file or process fails the
+        parser, or a new or changed process fails our checks. Files that do not read stop it
+        there: their processes cannot be built to check."""
         parser = SpiffBpmnParser(validator=VALIDATOR)
         problems: list[Problem] = []
         for name, text in sorted(contents.items()):
@@ -173,12 +174,19 @@ class DefinitionRepository:
             except SpiffWorkflowException as exc:
                 problems.append(Problem(None, f"process {process_id}: {exc}", None))
                 continue
+            # Clocked before serializing, as stored versions were. The checks find timers by
+            # isinstance, which the clocked subclasses pass, so they see the same process.
+            use_our_clock(specs)
+            spec_json = self._codec.specs_to_json(specs)
+            if _sha(spec_json) == stored_sha256.get(process_id):
+                # As stored, it passed the checks of its day; a check added since, or a role
+                # withdrawn, must not let it refuse every later deploy of other files.
+                continue
             found = check_specs(specs, self._checking_engine(), table_files)
             if found:
                 problems += found
                 continue
-            use_our_clock(specs)
-            built[process_id] = (specs[0].description or process_id, self._codec.specs_to_json(specs))
+            built[process_id] = (specs[0].description or process_id, spec_json)
         if problems:
             raise DeployRefused(problems)
         return built

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from flask import Flask
 from sqlalchemy import select
 
-from engine import Gridflow
+from engine import WORKFLOWS_DIR, Gridflow
 from engine.definition_data import START_DATA
 from engine.models import Case
+from engine.roles import ROLES
 
 from .conftest import Api
-from .test_definitions import LIFECYCLE, TIME_LIMITS, upload
+from .test_definitions import LIFECYCLE, TIME_LIMITS, upload, with_archive_step
+
+DOCUMENT_HANDLING = (WORKFLOWS_DIR / "document_handling.bpmn").read_text(encoding="utf-8")
 
 
 def refused(api: Api, name: str, text: str) -> dict[str, Any]:
@@ -149,6 +154,33 @@ def test_a_timer_whose_expression_raises_on_sample_data_is_refused(api: Api) -> 
 def test_a_broken_table_cell_names_the_dmn_file(api: Api) -> None:
     answer = refused(api, "time_limits.dmn", changed(TIME_LIMITS, '<text>"urgent"</text>', '<text>"urgent</text>'))
     assert (answer["element"], answer["file"]) == ("decide_time_limits", "time_limits.dmn")
+
+
+@pytest.fixture
+def clerk_withdrawn(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As after a release that no longer knows the role 'clerk': the document process, stored at
+    first start while 'clerk' was a role, names it as a lane and in start_roles."""
+    monkeypatch.delitem(ROLES, "clerk")
+
+
+@pytest.mark.usefixtures("clerk_withdrawn")
+def test_a_stored_process_todays_checks_would_refuse_does_not_block_deploying_other_files(api: Api) -> None:
+    deployed = upload(api, "case_lifecycle.bpmn", with_archive_step(LIFECYCLE), 201)
+    assert deployed == {
+        "files": [{"name": "case_lifecycle.bpmn", "version": 2}],
+        "processes": [{"id": "case_lifecycle", "version": 2}],
+    }
+
+
+@pytest.mark.usefixtures("clerk_withdrawn")
+def test_changing_a_stored_process_todays_checks_would_refuse_is_refused_naming_the_problem(api: Api) -> None:
+    answer = refused(
+        api, "document_handling.bpmn", changed(DOCUMENT_HANDLING, 'name="公文办理流程"', 'name="公文办理流程（修订）"')
+    )
+    problems = [p["message"] for p in answer["problems"]]
+    assert any("lane 'clerk' is not a role the engine knows" in message for message in problems), problems
+    assert any("start_roles names 'clerk'" in message for message in problems), problems
+    assert all(p["file"] == "document_handling.bpmn" for p in answer["problems"])
 
 
 def test_the_sample_start_data_is_what_a_case_starts_with(api: Api, gridflow: Gridflow) -> None:
