@@ -44,7 +44,7 @@ from .definition_diff import VersionComparison
 from .errors import InvalidField, ProcessError
 from .history import record
 from .models import Case, CaseWorkflow, ProcessVersion, Task, Timer
-from .projection import project, properties, task_row
+from .projection import case_rows, project, properties, task_row
 from .repository import DefinitionRepository
 from .scripting import GridflowScriptEngine
 from .serialization import WorkflowCodec
@@ -240,7 +240,7 @@ class CaseMigration:
         actor: str,
         waiting_on: list[str],
     ) -> bool:
-        projection = project(session, case, workflow, self._script_engine, now)
+        projection = project(session, case, case_rows(session, case.id), workflow, self._script_engine, now)
         updated = self._refresh_task_rows(session, case, workflow, now)
         timers_changed = self._refresh_timer_rows(session, case, workflow) or projection.timers_changed
         from_status = case.status

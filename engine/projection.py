@@ -33,6 +33,25 @@ class FiredTimer:
 
 
 @dataclass
+class CaseRows:
+    """A case's open task rows and its timer rows as stored when the command began: read once,
+    for the projection and for the command's own question whether a timer fell due."""
+
+    open_tasks: list[Task] = field(default_factory=list)
+    timers: list[Timer] = field(default_factory=list)
+
+    def timer_due(self, now: datetime) -> bool:
+        return any(row.state == "waiting" and row.due_at is not None and row.due_at <= now for row in self.timers)
+
+
+def case_rows(session: Session, case_id: int) -> CaseRows:
+    return CaseRows(
+        open_tasks=list(session.scalars(select(Task).where(Task.case_id == case_id, Task.state == "open"))),
+        timers=list(session.scalars(select(Timer).where(Timer.case_id == case_id))),
+    )
+
+
+@dataclass
 class Projection:
     status: str
     opened: list[Task] = field(default_factory=list)
@@ -55,36 +74,34 @@ def evaluate(script_engine: PythonScriptEngine, spiff_task: SpiffTask, expressio
 def project(
     session: Session,
     case: Case,
+    stored: CaseRows,
     workflow: BpmnWorkflow,
     script_engine: PythonScriptEngine,
     now: datetime,
 ) -> Projection:
+    """`stored` is what case_rows read at the start of the command (nothing, for a new case)."""
     # One walk over the task tree; each of SpiffWorkflow's get_tasks() calls walks all of it.
     tasks = list(workflow.get_tasks())
     ready = [t for t in tasks if t.state == TaskState.READY and t.task_spec.manual]
     timers = [t for t in tasks if t.state in (TaskState.WAITING, TaskState.COMPLETED) and is_timer(t)]
     result = Projection(status=_status(workflow, tasks, ready, case.status))
-    open_rows = _project_tasks(session, case, ready, script_engine, now, result)
-    _project_timers(session, case, timers, now, result, open_rows)
+    open_rows = _project_tasks(session, case, stored.open_tasks, ready, script_engine, now, result)
+    _project_timers(session, case, stored.timers, timers, now, result, open_rows)
     return result
 
 
 def _project_tasks(
     session: Session,
     case: Case,
+    stored_open: list[Task],
     ready_tasks: list[SpiffTask],
     script_engine: PythonScriptEngine,
     now: datetime,
     result: Projection,
 ) -> dict[str, Task]:
     ready = {str(t.id): t for t in ready_tasks}
-    # Commands run without autoflush: a row completed in this command still reads open in the
-    # database, so its state in memory decides.
-    open_rows = {
-        row.spiff_task_id: row
-        for row in session.scalars(select(Task).where(Task.case_id == case.id, Task.state == "open"))
-        if row.state == "open"
-    }
+    # A row the command completed was read open; its state in memory decides.
+    open_rows = {row.spiff_task_id: row for row in stored_open if row.state == "open"}
     for spiff_id, row in list(open_rows.items()):
         if spiff_id not in ready:
             row.state = "cancelled"
@@ -130,12 +147,13 @@ def task_row(case: Case, spiff_task: SpiffTask, script_engine: PythonScriptEngin
 def _project_timers(
     session: Session,
     case: Case,
+    stored_timers: list[Timer],
     timers: list[SpiffTask],
     now: datetime,
     result: Projection,
     open_rows: dict[str, Task],
 ) -> None:
-    rows = {row.spiff_task_id: row for row in session.scalars(select(Timer).where(Timer.case_id == case.id))}
+    rows = {row.spiff_task_id: row for row in stored_timers}
     for spiff_task in timers:
         row = rows.get(str(spiff_task.id))
         if row is not None and row.state != "waiting":

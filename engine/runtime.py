@@ -27,7 +27,7 @@ from .history import record
 from .inbox import may_act
 from .models import Case, CaseNumberCounter, CasePhoto, CaseWorkflow, Category, Department, Grid, Task, Timer, User
 from .photos import PhotoStore
-from .projection import Projection, evaluate, project, properties
+from .projection import CaseRows, Projection, case_rows, evaluate, project, properties
 from .repository import DefinitionRepository
 from .scripting import GridflowScriptEngine
 from .serialization import WorkflowCodec
@@ -143,7 +143,7 @@ class CaseRuntime:
             detail = {"process_version": process.version, "photos": [photo.sha256 for photo in stored]}
             if source:
                 detail["source"] = source
-            projection = self._save(session, now, case, workflow, reporter.username, "report", None, detail)
+            projection = self._save(session, now, case, CaseRows(), workflow, reporter.username, "report", None, detail)
         self._committed(case, workflow, projection)
         return case.id
 
@@ -181,7 +181,7 @@ class CaseRuntime:
             workflow.get_tasks(state=TaskState.READY)[0].data.update(cleaned, case_no=case_no)
             self._run(workflow)
             detail = {"process": process.process_id, "process_version": process.version, "fields": cleaned}
-            projection = self._save(session, now, case, workflow, starter.username, "start", None, detail)
+            projection = self._save(session, now, case, CaseRows(), workflow, starter.username, "start", None, detail)
         self._committed(case, workflow, projection)
         return case.id
 
@@ -215,9 +215,10 @@ class CaseRuntime:
             case = session.get(Case, row.case_id)
             assert case is not None
             workflow = self._load(session, case)
+            stored = case_rows(session, case.id)
             # What fell due before this instant happens first, as if the scheduler had been
             # exact: a late answer is still recorded overdue (and an interrupting timer wins).
-            if _timers_due(session, case.id, now):
+            if stored.timer_due(now):
                 self._run(workflow, refresh_timers=True)
             spiff_task = workflow.get_task_from_id(UUID(row.spiff_task_id))
             if spiff_task is None or spiff_task.state != TaskState.READY:
@@ -230,7 +231,9 @@ class CaseRuntime:
             row.completed_by = actor.username
             detail = {"title": row.title, "fields": cleaned}
             measured = self._measure(spiff_task, row, now)
-            projection = self._save(session, now, case, workflow, actor.username, "complete", row, detail, measured)
+            projection = self._save(
+                session, now, case, stored, workflow, actor.username, "complete", row, detail, measured
+            )
         self._committed(case, workflow, projection)
         return case.id
 
@@ -247,8 +250,9 @@ class CaseRuntime:
             if case is None:
                 raise NotFound(f"case {case_id} does not exist")
             workflow = self._load(session, case)
+            stored = case_rows(session, case.id)
             self._run(workflow, refresh_timers=True)
-            projection = self._save(session, now, case, workflow, SYSTEM_ACTOR, None, None, {})
+            projection = self._save(session, now, case, stored, workflow, SYSTEM_ACTOR, None, None, {})
         self._committed(case, workflow, projection)
         return sum(f.times for f in projection.fired)
 
@@ -400,6 +404,7 @@ class CaseRuntime:
         session: Session,
         now: datetime,
         case: Case,
+        stored: CaseRows,
         workflow: BpmnWorkflow,
         actor: str,
         action: str | None,
@@ -409,7 +414,7 @@ class CaseRuntime:
     ) -> Projection:
         """Project, save the workflow state and record the command: one event for the action
         (if any) and one for each timer that fired."""
-        projection = project(session, case, workflow, self._script_engine, now)
+        projection = project(session, case, stored, workflow, self._script_engine, now)
         from_status = None if action in OPENING_ACTIONS else case.status
         case.status = projection.status
         case.updated_at = now
@@ -563,12 +568,6 @@ def may_start(user: User, start: SpiffTask) -> bool:
     form; a process without them (the grid-management lifecycle: 上报) is not started that way."""
     roles = {role.strip() for role in properties(start).get("start_roles", "").split(",") if role.strip()}
     return bool(roles & user.role_names)
-
-
-def _timers_due(session: Session, case_id: int, now: datetime) -> bool:
-    """Whether a timer of the case fell due by now; only then is the workflow asked to fire them."""
-    due = select(Timer.id).where(Timer.case_id == case_id, Timer.state == "waiting", Timer.due_at <= now).limit(1)
-    return session.scalar(due) is not None
 
 
 def _task_of(session: Session, user: User, task_id: int) -> Task:
