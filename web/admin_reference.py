@@ -17,13 +17,12 @@ from flask_babel import lazy_gettext as _l
 from engine import Gridflow
 from engine.errors import Forbidden, InvalidField
 from engine.reference import ADMINISTRATOR
-from engine.roles import ROLES
 
 from .auth import engine, login_required
+from .pages import ROLE_NAMES
 
 bp = Blueprint("admin_reference", __name__, url_prefix="/admin/reference")
 
-ROLE_NAMES = dict(ROLES)  # engine/roles.py: every role the engine knows, with its Chinese title
 DEPARTMENT_KINDS = {"functional": _l("职能部门"), "street": _l("街道/镇")}
 FAMILIES = {"component": _l("部件"), "event": _l("事件")}
 LIMIT_CLASSES = {"normal": _l("一般"), "complex": _l("复杂"), "hard": _l("疑难")}

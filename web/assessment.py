@@ -14,35 +14,38 @@ from engine.assessment import FAILS_FLAGGED, PASS_MARK, SCORE_WEIGHTS, Period
 from engine.errors import Forbidden, InvalidField, NotFound
 
 from .auth import engine, login_required
+from .pages import N_
 
 bp = Blueprint("assessment", __name__, url_prefix="/assessment")
 READERS = frozenset({"leader", "assessor", "admin"})
 RATES = {"on_time_rate", "closure_rate", "rework_rate", "registered_share"}
 
 # Each table's columns, in order, with their headings: one list serves the page and the exports.
+# The page shows a heading in its language (_(heading) in the template); the exports keep Chinese.
 COLUMNS: dict[str, list[tuple[str, str]]] = {
     "departments": [
-        ("department", "部门代码"), ("name", "部门"), ("dispatched", "派遣"), ("handled", "处置"),
-        ("on_time_rate", "按期处置率"), ("closure_rate", "结案率"), ("rework_rate", "返工率"),
-        ("overdue", "超期次数"), ("overdue_hours", "超期工时"), ("returned", "退回"),
-        ("extensions_asked", "申请延期"), ("extensions_approved", "批准延期"),
-        ("average_handling_hours", "平均处置工时"),
+        ("department", N_("部门代码")), ("name", N_("部门")), ("dispatched", N_("派遣")), ("handled", N_("处置")),
+        ("on_time_rate", N_("按期处置率")), ("closure_rate", N_("结案率")), ("rework_rate", N_("返工率")),
+        ("overdue", N_("超期次数")), ("overdue_hours", N_("超期工时")), ("returned", N_("退回")),
+        ("extensions_asked", N_("申请延期")), ("extensions_approved", N_("批准延期")),
+        ("average_handling_hours", N_("平均处置工时")),
     ],
     "grids": [
-        ("grid", "网格"), ("name", "名称"), ("reported", "上报"), ("registered", "立案"), ("handled", "处置"),
-        ("on_time_rate", "按期处置率"), ("rework_rate", "返工率"), ("overdue", "超期次数"), ("closed", "结案"),
-        ("inspected", "抽查次数"), ("inspections_failed", "抽查不合格"), ("problems_found", "抽查发现问题"),
+        ("grid", N_("网格")), ("name", N_("名称")), ("reported", N_("上报")), ("registered", N_("立案")),
+        ("handled", N_("处置")), ("on_time_rate", N_("按期处置率")), ("rework_rate", N_("返工率")),
+        ("overdue", N_("超期次数")), ("closed", N_("结案")), ("inspected", N_("抽查次数")),
+        ("inspections_failed", N_("抽查不合格")), ("problems_found", N_("抽查发现问题")),
     ],
     "collectors": [
-        ("collector", "账号"), ("name", "采集员"), ("zone", "网区"), ("reports", "上报"),
-        ("reports_registered", "立案"), ("registered_share", "立案率"), ("verifications", "核实"),
-        ("checks", "核查"), ("late", "超时"),
+        ("collector", N_("账号")), ("name", N_("采集员")), ("zone", N_("网区")), ("reports", N_("上报")),
+        ("reports_registered", N_("立案")), ("registered_share", N_("立案率")), ("verifications", N_("核实")),
+        ("checks", N_("核查")), ("late", N_("超时")),
     ],
-    "weekly": [("week", "周（周一）"), ("reported", "上报"), ("closed", "结案")],
+    "weekly": [("week", N_("周（周一）")), ("reported", N_("上报")), ("closed", N_("结案"))],
     "scores": [
-        ("rank", "名次"), ("department", "部门代码"), ("name", "部门"), ("score", "得分"),
-        ("on_time_rate", "按期处置率"), ("closure_rate", "结案率"), ("rework_rate", "返工率"),
-        ("returned", "退回"), ("dispatched", "派遣"), ("passed", "是否合格"),
+        ("rank", N_("名次")), ("department", N_("部门代码")), ("name", N_("部门")), ("score", N_("得分")),
+        ("on_time_rate", N_("按期处置率")), ("closure_rate", N_("结案率")), ("rework_rate", N_("返工率")),
+        ("returned", N_("退回")), ("dispatched", N_("派遣")), ("passed", N_("是否合格")),
     ],
 }
 

@@ -9,11 +9,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from engine.errors import Conflict, Forbidden, InvalidField
-from engine.runtime import CHANNELS, URGENCIES
 
 from .auth import engine, login_required
 from .openapi import ROW_ID
-from .pages import EVENT_NAMES, STATUS_NAMES, back_to_referrer
+from .pages import CHANNEL_NAMES, EVENT_NAMES, STATUS_NAMES, URGENCY_NAMES, back_to_referrer
 
 bp = Blueprint("cases", __name__)
 
@@ -60,8 +59,8 @@ def _report_page(values: dict[str, str], errors: dict[str, str]) -> str:
         "cases/report.html",
         categories=categories,
         grids=gridflow.directory.grids(),
-        urgencies=URGENCIES,
-        channels=CHANNELS,
+        urgencies=URGENCY_NAMES,
+        channels=CHANNEL_NAMES,
         values=values,
         errors=errors,
     )

@@ -15,10 +15,9 @@ from werkzeug.exceptions import HTTPException
 
 from engine.errors import Forbidden, GridflowError, InvalidField, NotAuthenticated, NotFound, ProcessError
 from engine.open311 import PublicCase
-from engine.runtime import URGENCIES
 
 from .auth import engine
-from .pages import STATUS_NAMES
+from .pages import STATUS_NAMES, URGENCY_NAMES
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
@@ -96,7 +95,7 @@ def service_definition(service_code: str, format: str) -> Response:
                 "datatype_description": _("不填为一般"),
                 "order": 2,
                 "description": _("紧急程度"),
-                "values": [{"key": key, "name": name} for key, name in URGENCIES.items()],
+                "values": [{"key": key, "name": str(name)} for key, name in URGENCY_NAMES.items()],
             },
         ],
     }

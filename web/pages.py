@@ -9,6 +9,14 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from engine.errors import InvalidField
+from engine.roles import ROLES
+from engine.runtime import CHANNELS, URGENCIES
+
+
+def N_(message: str) -> str:
+    """Marks a word for the catalogue (pybabel's default keyword) where it is translated later,
+    when it is shown: a column heading, a word the engine keeps in Chinese."""
+    return message
 
 STATUS_NAMES = {
     "verifying": _l("待核实"),
@@ -39,6 +47,26 @@ EVENT_NAMES = {
     "step_up": _l("升级督办"),
 }
 LIGHTS = {"normal": "green", "warning": "yellow", "overdue": "red"}
+
+# The engine names roles, urgencies and channels in Chinese (engine/roles.py, engine/runtime.py)
+# and knows nothing of languages: its words are marked here, and the pages show them through
+# translated(). tests/test_english_pages.py checks that each of them has an English translation.
+ENGINE_WORDS = (
+    N_("信息采集员"), N_("监督中心受理员"), N_("指挥中心派遣员"), N_("处置部门"), N_("分管领导"),
+    N_("考核员（文明办）"), N_("系统管理员"), N_("文书（办公室：公文登记、归档）"), N_("市民（外部系统）"),
+    N_("一般"), N_("紧急"),
+    N_("采集员上报"), N_("热线（12319 / 12345）"), N_("网站"), N_("微信"), N_("媒体曝光"), N_("领导交办"),
+)
+
+
+def translated(names: dict[str, str]) -> dict[str, Any]:
+    """The engine's {code: Chinese name} with each name in the page's language."""
+    return {code: _l(name) for code, name in names.items()}
+
+
+ROLE_NAMES = translated(ROLES)
+URGENCY_NAMES = translated(URGENCIES)
+CHANNEL_NAMES = translated(CHANNELS)
 
 
 def back_to_referrer() -> str:

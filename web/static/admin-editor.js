@@ -6,6 +6,7 @@
   const kind = canvasHolder.dataset.kind;
   const result = document.getElementById("deploy-result");
   const problemList = document.getElementById("problems");
+  const words = JSON.parse(document.getElementById("editor-words").textContent);
 
   // The SpiffWorkflow extension elements our diagrams carry, so that the modeler reads and
   // writes them as typed elements instead of dropping or mangling them.
@@ -40,7 +41,7 @@
 
   document.getElementById("deploy").addEventListener("click", async () => {
     problemList.replaceChildren();
-    result.textContent = "正在检查……";
+    result.textContent = words.checking;
     const { xml } = await editor.saveXML({ format: true });
     const form = new FormData();
     form.append("file", new Blob([xml], { type: "application/xml" }), canvasHolder.dataset.name);
@@ -51,14 +52,15 @@
     const isJson = (answer.headers.get("content-type") || "").includes("application/json");
     // An expired session or form token answers with a page, not JSON: say so rather than hang.
     const body = isJson ? await answer.json()
-      : { error: `服务器拒绝（${answer.status}）：请刷新页面或重新登录后再部署` };
+      : { error: words.refused.replace("{status}", () => answer.status) };
     if (answer.ok) {
-      const made = body.processes.map((p) => `${p.id} v${p.version}`).join("、");
-      result.textContent = body.files.length ? `已部署：${made || body.files.map((f) => `${f.name} v${f.version}`).join("、")}` : "内容未变，未部署新版本";
+      const made = body.processes.map((p) => `${p.id} v${p.version}`).join(words.separator);
+      const versions = made || body.files.map((f) => `${f.name} v${f.version}`).join(words.separator);
+      result.textContent = body.files.length ? words.deployed.replace("{versions}", () => versions) : words.unchanged;
       result.dataset.outcome = "deployed";
       return;
     }
-    result.textContent = "未部署：检查未通过";
+    result.textContent = words.not_deployed;
     result.dataset.outcome = "refused";
     for (const problem of body.problems || [{ element: null, message: body.error }]) {
       const item = document.createElement("li");

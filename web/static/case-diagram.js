@@ -16,7 +16,7 @@
     canvas.zoom("fit-viewport");
     holder.dataset.rendered = "true";
   } catch (error) {
-    holder.textContent = "流程图无法显示：" + error.message;
+    holder.textContent = holder.dataset.failed + error.message;
     holder.dataset.rendered = "error";
   }
 })();
