@@ -6,9 +6,10 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template, request, session
+from flask import Flask, request, session
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import Forbidden as HTTPForbidden
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
@@ -37,6 +38,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         JSON_AS_ASCII=False,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
+        # A form's token lasts as long as the login: a handler opens a task in the morning and
+        # submits after the site visit. Flask-WTF's default of an hour lost such answers.
+        WTF_CSRF_TIME_LIMIT=None,
     )
     app.config.from_pyfile("config.py", silent=True)
     if test_config:
@@ -83,7 +87,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # A page's own forms show a bad field beside it; what reaches here is a hand-made request.
     app.register_error_handler(InvalidField, lambda error: (f"{error.field}: {error.reason}", 400))
     # The pages' answer to the engine saying no; the API's blueprint answers in JSON instead.
-    app.register_error_handler(Forbidden, lambda error: (render_template("errors/403.html"), 403))
+    app.register_error_handler(Forbidden, lambda error: pages.error_page(HTTPForbidden()))
     app.register_error_handler(NotFound, lambda error: api.http_error(HTTPNotFound()))
     return app
 

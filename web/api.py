@@ -5,7 +5,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
@@ -23,7 +23,7 @@ from engine.errors import (
 )
 from engine.repository import Upload
 
-from . import open311
+from . import open311, pages
 from .auth import engine
 from .openapi import INTEGER_MAX, ROW_ID, openapi_document
 
@@ -117,9 +117,7 @@ def http_error(error: HTTPException) -> Any:
         return jsonify({"error": error.description}), error.code or 500
     if request.path.startswith(open311.bp.url_prefix or "/open311"):
         return open311.http_error(error)  # in the standard's error format
-    if error.code == 403:
-        return render_template("errors/403.html"), 403
-    return error
+    return pages.error_page(error)
 
 
 # --- session ----------------------------------------------------------------------------------

@@ -4,9 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import request, url_for
+from flask import render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from engine.errors import InvalidField
 from engine.roles import ROLES
@@ -67,6 +69,32 @@ def translated(names: dict[str, str]) -> dict[str, Any]:
 ROLE_NAMES = translated(ROLES)
 URGENCY_NAMES = translated(URGENCIES)
 CHANNEL_NAMES = translated(CHANNELS)
+
+
+# What a page says for an HTTP error: (anchor, heading, explanation). A stale form (its CSRF
+# token no longer matches the session) tells how to get the typed values back: the browser's
+# back button keeps them.
+ERROR_PAGES = {
+    400: ("bad-request", _l("请求有误"), _l("页面提交的内容不完整或格式不对。请返回上一页检查后重新提交。")),
+    403: ("forbidden", _l("无权访问"), _l("您的角色无权查看或办理此页面、任务或案件。")),
+    404: ("not-found", _l("页面或记录不存在"), _l("您要找的页面、案件、任务或照片不存在，可能链接有误或已被删除。")),
+    405: ("bad-request", _l("请求有误"), _l("此页面不接受这种提交方式。")),
+    413: ("too-large", _l("上传内容过大"), _l("每张照片不超过 5 MB，一次提交合计不超过 40 MB。")),
+}
+STALE_FORM = (
+    "stale-form",
+    _l("页面已过期，未提交"),
+    _l("登录已过期或页面打开后重新登录过，此次提交未保存。请返回上一页（已填内容仍在），刷新页面后重新提交。"),
+)
+
+
+def error_page(error: HTTPException) -> tuple[str, int]:
+    code = error.code or 500
+    anchor, heading, explanation = STALE_FORM if isinstance(error, CSRFError) else ERROR_PAGES.get(
+        code, ("error", _l("出错了"), _l("请求未能完成，请稍后重试。"))
+    )
+    page = render_template("errors/page.html", code=code, anchor=anchor, heading=heading, explanation=explanation)
+    return page, code
 
 
 def back_to_referrer() -> str:
