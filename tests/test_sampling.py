@@ -3,7 +3,10 @@ each drawn grid gets one inspection with its photos; every change is in the audi
 real database (SQLite and PostgreSQL) and through the pages with CSRF on."""
 from __future__ import annotations
 
+import ast
+import contextlib
 import hashlib
+import html
 import io
 import re
 import threading
@@ -338,6 +341,13 @@ def test_the_pages_draw_check_and_record_an_inspection(app: Flask, gridflow: Gri
 
     checked = assessor.get("/assessment/sampling/2026-11/verify").get_data(as_text=True)
     assert 'data-matches="true"' in checked and "核验一致" in checked
+    method = re.search(r'class="draw-method">.*?<code>(.*?)</code>', checked, re.S)
+    assert method, "the verification prints its method"
+    printed = html.unescape(method[1])
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exec(printed, {})  # what an outsider does: run the printed method with Python alone
+    assert ast.literal_eval(output.getvalue()) == grids
 
     grid = grids[0]
     form_url = f"/assessment/sampling/2026-11/grids/{grid}"

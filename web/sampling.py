@@ -1,6 +1,7 @@
 """每月网格抽查: the monthly random draw of grids and the inspection result per grid."""
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
@@ -8,11 +9,15 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from engine.errors import Conflict, InvalidField
-from engine.sampling import ASSESSORS
+from engine.sampling import ASSESSORS, draw_grids
 
 from .auth import engine, login_required
 
 bp = Blueprint("sampling", __name__, url_prefix="/assessment/sampling")
+
+# The draw exactly as the engine runs it, printed beside a verification so that anyone can re-run
+# it with Python alone: its own source, so the printed method can never drift from the real one.
+DRAW_METHOD = "import random\nfrom collections.abc import Sequence\n\n" + inspect.getsource(draw_grids)
 
 
 @bp.get("/")
@@ -115,6 +120,7 @@ def _index_page(
         grid_names=_grid_names(),
         may_record=_may_record(),
         verification=verification,
+        draw_method=DRAW_METHOD,
         values=values or {},
         errors=errors or {},
     )
