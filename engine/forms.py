@@ -97,6 +97,29 @@ def clean_submission(
     return cleaned
 
 
+def answers(form: Mapping[str, FormField], cleaned: Mapping[str, Any], department_names: Mapping[str, str]) -> list[
+    dict[str, str]
+]:
+    """The answered fields as the person saw them - the diagram's label and the value's own words
+    (a choice's label, 是/否, a department's name) - kept on the audit event so that whoever
+    works on the case next reads what was decided and why, in the words of that day's form."""
+    shown = []
+    for name, spec in form.items():
+        value = cleaned.get(name)
+        if value is None:
+            continue
+        if spec.type == "boolean":
+            text = "是" if value else "否"
+        elif spec.type == "choice":
+            text = spec.choices.get(value, str(value))
+        elif spec.type == "department":
+            text = department_names.get(value, str(value))
+        else:
+            text = str(value)
+        shown.append({"label": spec.label, "value": text})
+    return shown
+
+
 def _check_value(spec: FormField, value: Any) -> Any:
     if spec.type == "boolean":
         if not isinstance(value, bool):

@@ -22,7 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .calendar import WORKING
 from .errors import Conflict, Forbidden, InvalidField, NotFound, ProcessError
-from .forms import FormField, clean_submission, parse_form
+from .forms import FormField, answers, clean_submission, parse_form
 from .history import record
 from .inbox import may_act
 from .models import Case, CaseNumberCounter, CasePhoto, CaseWorkflow, Category, Department, Grid, Task, Timer, User
@@ -180,7 +180,8 @@ class CaseRuntime:
             session.flush()
             workflow.get_tasks(state=TaskState.READY)[0].data.update(cleaned, case_no=case_no)
             self._run(workflow)
-            detail = {"process": process.process_id, "process_version": process.version, "fields": cleaned}
+            detail = {"process": process.process_id, "process_version": process.version, "fields": cleaned,
+                      "answers": _answers(session, start, cleaned)}
             projection = self._save(session, now, case, CaseRows(), workflow, starter.username, "start", None, detail)
         self._committed(case, workflow, projection)
         return case.id
@@ -229,7 +230,7 @@ class CaseRuntime:
             row.state = "completed"
             row.completed_at = now
             row.completed_by = actor.username
-            detail = {"title": row.title, "fields": cleaned}
+            detail = {"title": row.title, "fields": cleaned, "answers": _answers(session, spiff_task, cleaned)}
             measured = self._measure(spiff_task, row, now)
             projection = self._save(
                 session, now, case, stored, workflow, actor.username, "complete", row, detail, measured
@@ -578,6 +579,13 @@ def _task_of(session: Session, user: User, task_id: int) -> Task:
     if not may_act(user, row):
         raise Forbidden("this task is not yours")
     return row
+
+
+def _answers(session: Session, spiff_task: SpiffTask, cleaned: dict[str, Any]) -> list[dict[str, str]]:
+    form = _form(spiff_task)
+    named = [cleaned[name] for name, spec in form.items() if spec.type == "department" and cleaned.get(name)]
+    departments = {code: department.name for code in named if (department := session.get(Department, code))}
+    return answers(form, cleaned, departments)
 
 
 def _form(spiff_task: SpiffTask) -> dict[str, FormField]:

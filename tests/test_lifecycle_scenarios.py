@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 
 from engine.clock import ManualClock
 
-from .conftest import Api, local
+from .conftest import Api, local, logged_in
 
 
 @pytest.fixture(params=[1000, 0], ids=["kept", "restored"])
@@ -118,6 +119,8 @@ def test_local_dispatch_rule_for_the_development_zone(api: Api) -> None:
 
 def test_reject_at_register_ends_the_case(api: Api) -> None:
     case_id = api.report("operator", channel="web")["id"]
+    unexplained = api.complete("collector03", case_id, "verify", expect=422, found=False)
+    assert unexplained["field"] == "note"  # the operator decides on what the collector saw
     api.complete("collector03", case_id, "verify", found=False, note="现场未发现")
     error = api.complete("operator", case_id, "register", expect=422, decision="reject")
     assert error["field"] == "reason"
@@ -131,7 +134,7 @@ def test_reject_at_register_ends_the_case(api: Api) -> None:
     assert rejected["history"][-1]["detail"]["fields"]["reason"] == "现场未发现，不予立案"
 
 
-def test_return_goes_back_to_dispatch_and_a_new_department_gets_it(api: Api, clock: ManualClock) -> None:
+def test_return_goes_back_to_dispatch_and_a_new_department_gets_it(api: Api, app: Flask, clock: ManualClock) -> None:
     case_id = dispatched_case(api, department="CGJ")
     assert api.has_task("cgj", case_id, "handle")
 
@@ -142,8 +145,18 @@ def test_return_goes_back_to_dispatch_and_a_new_department_gets_it(api: Api, clo
     assert not api.has_task("cgj", case_id)
     assert api.has_task("dispatcher", case_id, "dispatch")
 
+    # The dispatcher reads why, in the form's own words, on the timeline of his task's page.
+    assert returned["history"][-1]["detail"]["answers"] == [
+        {"label": "处置结果", "value": "退回（非本部门职责）"},
+        {"label": "处置情况 / 退回理由", "value": "店外经营属街道管辖，非本部门职责"},
+    ]
+    dispatch = api.task("dispatcher", case_id, "dispatch")
+    page = logged_in(app, "dispatcher").get(f"/tasks/{dispatch['id']}").get_data(as_text=True)
+    assert "<dt>处置情况 / 退回理由</dt><dd>店外经营属街道管辖，非本部门职责</dd>" in page
+
     clock.advance(timedelta(hours=1))
-    api.complete("dispatcher", case_id, "dispatch", department="JD03")
+    dispatched = api.complete("dispatcher", case_id, "dispatch", department="JD03")
+    assert dispatched["history"][-1]["detail"]["answers"] == [{"label": "处置部门", "value": "西城街道办事处"}]
     handle = api.task("jd03", case_id, "handle")
     assert due(handle) == local("2026-11-26 10:00")  # a fresh limit from the new dispatch
     assert not api.has_task("cgj", case_id)
@@ -204,6 +217,8 @@ def test_failed_check_sends_the_case_back_to_the_same_department_for_rework(api:
     case_id = dispatched_case(api, department="JD03")
     api.complete("jd03", case_id, "handle", action="done", result="已清理")
     clock.advance(timedelta(hours=2))
+    unexplained = api.complete("collector03", case_id, "check", expect=422, passed=False)
+    assert unexplained["field"] == "note"  # the department is told what is still wrong
     failed = api.complete("collector03", case_id, "check", passed=False, note="货架仍在")
     assert failed["status"] == "handling"
     assert failed["department"]["code"] == "JD03"
