@@ -206,10 +206,11 @@ def logged_in(app: Flask, username: str) -> FlaskClient:
 
 STREET_STALL = {"category": "SJ0502", "grid": "03-02", "description": "店外经营", "address": "人民路 18 号",
                 "urgency": "normal", "channel": "collector"}
-TO_HANDLED = (("operator", "register", {"decision": "register"}),
+Steps = tuple[tuple[str, str, dict[str, Any]], ...]  # (username, task, fields), in order
+TO_HANDLED: Steps = (("operator", "register", {"decision": "register"}),
               ("dispatcher", "dispatch", {"department": "JD03"}),
               ("jd03", "handle", {"action": "done", "result": "已清理"}))
-TO_CLOSED = (*TO_HANDLED, ("collector03", "check", {"passed": True}), ("operator", "close", {}))
+TO_CLOSED: Steps = (*TO_HANDLED, ("collector03", "check", {"passed": True}), ("operator", "close", {}))
 
 
 def user_id(gridflow: Gridflow, username: str) -> int:
