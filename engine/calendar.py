@@ -53,6 +53,13 @@ class TimeLimit:
         """Seconds on a 24-hour day: only for comparing two limits, never for deadlines."""
         return self.days * 86400 + self.seconds
 
+    def in_words(self) -> str:
+        """As the office writes a limit, e.g. 2天4小时; days are the case's calendar's days."""
+        hours, rest = divmod(self.seconds, 3600)
+        minutes, seconds = divmod(rest, 60)
+        parts = ((self.days, "天"), (hours, "小时"), (minutes, "分钟"), (seconds, "秒"))
+        return "".join(f"{number}{unit}" for number, unit in parts if number) or "0"
+
     @classmethod
     def parse(cls, text: str) -> TimeLimit:
         """Read an ISO 8601 duration such as P1D, PT2H, PT30M or P2DT4H."""

@@ -100,9 +100,10 @@ def clean_submission(
 def answers(form: Mapping[str, FormField], cleaned: Mapping[str, Any], department_names: Mapping[str, str]) -> list[
     dict[str, str]
 ]:
-    """The answered fields as the person saw them - the diagram's label and the value's own words
-    (a choice's label, 是/否, a department's name) - kept on the audit event so that whoever
-    works on the case next reads what was decided and why, in the words of that day's form."""
+    """The answered fields as the person saw them - the diagram's label and the value's own
+    words (a choice's label, 是/否, a department's name, a duration as 2天4小时) - kept on the
+    audit event so that whoever works on the case next reads what was decided and why, in the
+    words of that day's form."""
     shown = []
     for name, spec in form.items():
         value = cleaned.get(name)
@@ -114,6 +115,8 @@ def answers(form: Mapping[str, FormField], cleaned: Mapping[str, Any], departmen
             text = spec.choices.get(value, str(value))
         elif spec.type == "department":
             text = department_names.get(value, str(value))
+        elif spec.type == "duration":
+            text = TimeLimit.parse(value).in_words()
         else:
             text = str(value)
         shown.append({"label": spec.label, "value": text})

@@ -179,6 +179,8 @@ def test_extension_approved_moves_the_deadline_in_working_time(api: Api) -> None
     assert error["field"] == "extend_by"
     asked = api.complete("jd03", case_id, "handle", action="extend", extend_by="P2D", result="需协调商户")
     assert asked["status"] == "handling"
+    # what the leader reads on the timeline before deciding
+    assert {"label": "延期时长（如 P2D、PT4H）", "value": "2天"} in asked["history"][-1]["detail"]["answers"]
     assert asked["department"]["code"] == "JD03"
     assert not api.has_task("jd03", case_id)
     approve = api.task("leader", case_id, "approve_extension")
