@@ -45,10 +45,21 @@ def test_a_form_opened_hours_ago_is_still_accepted(app: Flask) -> None:
     assert 'id="error-seed"' in answer.get_data(as_text=True)
 
 
-def test_a_form_whose_token_does_not_match_the_login_says_how_to_keep_what_was_typed(app: Flask) -> None:
+def test_a_form_from_before_a_new_login_says_how_to_keep_what_was_typed(app: Flask) -> None:
     assessor = logged_in(app, "assessor")
-    answer = assessor.post("/assessment/sampling/draw", data={"seed": "42", "csrf_token": "stale"})
+    opened = csrf(assessor.get("/assessment/sampling/").get_data(as_text=True))
+    token = csrf(assessor.get("/login").get_data(as_text=True))  # logs in again in the same browser
+    relogin = assessor.post("/login", data={"username": "assessor", "password": "demo", "csrf_token": token})
+    assert relogin.status_code == 302
+    answer = assessor.post("/assessment/sampling/draw", data={"seed": "42", "csrf_token": opened})
     text = answer.get_data(as_text=True)
     assert answer.status_code == 400
     assert 'id="stale-form"' in text and "已填内容仍在" in text
     assert "The CSRF token" not in text
+
+
+def test_a_wrong_method_keeps_the_allow_header(app: Flask) -> None:
+    answer = logged_in(app, "operator").post("/admin/")
+    assert answer.status_code == 405
+    assert "GET" in answer.headers["Allow"]
+    assert 'data-code="405"' in answer.get_data(as_text=True)

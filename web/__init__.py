@@ -38,9 +38,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         JSON_AS_ASCII=False,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
-        # A form's token lasts as long as the login: a handler opens a task in the morning and
-        # submits after the site visit. Flask-WTF's default of an hour lost such answers.
-        WTF_CSRF_TIME_LIMIT=None,
+        # A form's token lasts a working day, as an API token does: a handler opens a task in
+        # the morning and submits after the site visit. Flask-WTF's hour lost such answers.
+        WTF_CSRF_TIME_LIMIT=12 * 3600,
     )
     app.config.from_pyfile("config.py", silent=True)
     if test_config:

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, lazy_pgettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -38,9 +38,9 @@ STATUS_NAMES = {
 }
 EVENT_NAMES = {
     "report": _l("上报"),
-    "start": _l("发起"),
+    "start": lazy_pgettext("event", "发起"),
     "migrate": _l("迁移到新版本"),
-    "claim": _l("签收"),
+    "claim": lazy_pgettext("event", "签收"),
     "release": _l("退回任务池"),
     "timer_failed": _l("计时失败"),
     "warning": _l("预警"),
@@ -88,13 +88,15 @@ STALE_FORM = (
 )
 
 
-def error_page(error: HTTPException) -> tuple[str, int]:
+def error_page(error: HTTPException) -> tuple[str, int, list[tuple[str, str]]]:
     code = error.code or 500
     anchor, heading, explanation = STALE_FORM if isinstance(error, CSRFError) else ERROR_PAGES.get(
         code, ("error", _l("出错了"), _l("请求未能完成，请稍后重试。"))
     )
     page = render_template("errors/page.html", code=code, anchor=anchor, heading=heading, explanation=explanation)
-    return page, code
+    # The error's own headers (a 405's Allow) stay; the page brings its own content type.
+    headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+    return page, code, headers
 
 
 def back_to_referrer() -> str:
