@@ -125,8 +125,9 @@ def where_time_goes(gridflow: Gridflow, cases: int, memory_rate: float) -> str:
     rest = total - sum(spent.values())
     parts = ", ".join(f"{label} {seconds / commands * 1000:.2f} ms" for label, seconds in spent.items())
     free = cases / (total - rest)
-    return (f"one command on SQLite: {parts}, the rest (SQL through SQLAlchemy, commit, input checks) "
-            f"{rest / commands * 1000:.2f} ms; were the rest free: {free:.0f} cases/s ({free / memory_rate:.0%})")
+    return (f"one command on SQLite: {parts}, the rest (SQL through SQLAlchemy, commit, input checks, audit "
+            f"figures) {rest / commands * 1000:.2f} ms; were the rest free (an upper bound): {free:.0f} cases/s "
+            f"({free / memory_rate:.0%})")
 
 
 def percentile(values: list[float], share: float) -> float:
