@@ -23,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cases_by_sql import NUMBERS  # noqa: E402
+from cases_by_sql import CASE_COLUMNS, NUMBERS  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 from engine import Gridflow, Settings  # noqa: E402
@@ -63,7 +63,7 @@ def worked_templates(gridflow: Gridflow, clock: ManualClock) -> None:
         clock.advance(timedelta(hours=answer_after))
         step(handler, case_id, "handle", {"action": "done", "result": "已处理"})
         clock.advance(timedelta(hours=1))
-        step("collector03", case_id, "check", {"passed": not rework})
+        step("collector03", case_id, "check", {"passed": not rework, "note": "现场仍有问题" if rework else None})
         if rework:
             clock.advance(timedelta(hours=2))
             step(handler, case_id, "handle", {"action": "done", "result": "已返工"})
@@ -85,9 +85,7 @@ def copy_cases(gridflow: Gridflow, total: int) -> None:
         db.execute(
             text(
                 numbers
-                + 'INSERT INTO "case" (id, case_no, process_version_id, status, category_code, grid_code, zone_code, '
-                "department_code, address, description, urgency, channel, reporter_id, created_at, updated_at, "
-                "closed_at, version) "
+                + f'INSERT INTO "case" ({CASE_COLUMNS}) '
                 "SELECT :base + n.i, c.case_no || '-' || n.i, c.process_version_id, c.status, c.category_code, "
                 "g.code, substr(g.code, 1, 2), c.department_code, c.address, c.description, c.urgency, c.channel, "
                 "c.reporter_id, c.created_at, c.updated_at, c.closed_at, c.version "

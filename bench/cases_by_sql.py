@@ -6,6 +6,11 @@ from sqlalchemy import text
 
 from engine import Gridflow
 
+# The case row's columns, in the order the copies' SELECTs give them.
+CASE_COLUMNS = (
+    "id, case_no, process_version_id, status, category_code, grid_code, zone_code, department_code, address, "
+    "description, urgency, channel, reporter_id, created_at, updated_at, closed_at, version"
+)
 # The rows n(1) ... n(:copies) that each copy is made from.
 NUMBERS = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :copies) "
 
@@ -18,9 +23,7 @@ def copy_case(gridflow: Gridflow, template: int, copies: int) -> None:
         db.execute(
             text(
                 numbers
-                + 'INSERT INTO "case" (id, case_no, process_version_id, status, category_code, grid_code, zone_code, '
-                "department_code, address, description, urgency, channel, reporter_id, created_at, updated_at, "
-                "closed_at, version) "
+                + f'INSERT INTO "case" ({CASE_COLUMNS}) '
                 "SELECT :base + n.i, c.case_no || '-' || n.i, c.process_version_id, c.status, c.category_code, "
                 "c.grid_code, c.zone_code, c.department_code, c.address, c.description, c.urgency, c.channel, "
                 'c.reporter_id, c.created_at, c.updated_at, c.closed_at, c.version FROM "case" c, n WHERE c.id = :t'

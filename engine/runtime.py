@@ -158,7 +158,8 @@ class CaseRuntime:
             start = start_event(workflow)
             if not may_start(starter, start):
                 raise Forbidden(f"process {process_id!r} is not started by your role")
-            cleaned = self._check_fields(session, start, submitted)
+            form = _form(start)
+            cleaned = self._check_fields(session, start, form, submitted)
             case_no = self._next_case_no(session, now)
             start.data.update(cleaned, case_no=case_no)  # for the subject; the event inherits its data when it runs
             subject = properties(start).get("subject")
@@ -181,7 +182,7 @@ class CaseRuntime:
             workflow.get_tasks(state=TaskState.READY)[0].data.update(cleaned, case_no=case_no)
             self._run(workflow)
             detail = {"process": process.process_id, "process_version": process.version, "fields": cleaned,
-                      "answers": _answers(session, start, cleaned)}
+                      "answers": _answers(session, form, cleaned)}
             projection = self._save(session, now, case, CaseRows(), workflow, starter.username, "start", None, detail)
         self._committed(case, workflow, projection)
         return case.id
@@ -224,13 +225,14 @@ class CaseRuntime:
             spiff_task = workflow.get_task_from_id(UUID(row.spiff_task_id))
             if spiff_task is None or spiff_task.state != TaskState.READY:
                 raise Conflict(f"task {task_id} is no longer waiting")
-            cleaned = self._check_fields(session, spiff_task, submitted)
+            form = _form(spiff_task)
+            cleaned = self._check_fields(session, spiff_task, form, submitted)
             spiff_task.data.update(cleaned)
             self._run(workflow, spiff_task)
             row.state = "completed"
             row.completed_at = now
             row.completed_by = actor.username
-            detail = {"title": row.title, "fields": cleaned, "answers": _answers(session, spiff_task, cleaned)}
+            detail = {"title": row.title, "fields": cleaned, "answers": _answers(session, form, cleaned)}
             measured = self._measure(spiff_task, row, now)
             projection = self._save(
                 session, now, case, stored, workflow, actor.username, "complete", row, detail, measured
@@ -522,8 +524,9 @@ class CaseRuntime:
             raise InvalidField("grid", f"unknown grid code {fields['grid']!r}")
         return category, grid, fields
 
-    def _check_fields(self, session: Session, spiff_task: SpiffTask, submitted: Any) -> dict[str, Any]:
-        form = _form(spiff_task)
+    def _check_fields(
+        self, session: Session, spiff_task: SpiffTask, form: dict[str, FormField], submitted: Any
+    ) -> dict[str, Any]:
 
         def is_required(expression: str, values: dict[str, Any]) -> bool:
             try:
@@ -581,8 +584,7 @@ def _task_of(session: Session, user: User, task_id: int) -> Task:
     return row
 
 
-def _answers(session: Session, spiff_task: SpiffTask, cleaned: dict[str, Any]) -> list[dict[str, str]]:
-    form = _form(spiff_task)
+def _answers(session: Session, form: dict[str, FormField], cleaned: dict[str, Any]) -> list[dict[str, str]]:
     named = [cleaned[name] for name, spec in form.items() if spec.type == "department" and cleaned.get(name)]
     departments = {code: department.name for code in named if (department := session.get(Department, code))}
     return answers(form, cleaned, departments)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -12,7 +12,7 @@ from engine.errors import Conflict, Forbidden, InvalidField
 
 from .auth import engine, login_required
 from .openapi import ROW_ID
-from .pages import CHANNEL_NAMES, EVENT_NAMES, STATUS_NAMES, URGENCY_NAMES, back_to_referrer
+from .pages import CHANNEL_NAMES, EVENT_NAMES, STATUS_NAMES, URGENCY_NAMES, back_to_referrer, send_photo
 
 bp = Blueprint("cases", __name__)
 
@@ -89,9 +89,7 @@ def diagram(case_id: int) -> Response:
 def photo(sha256: str) -> Response:
     gridflow = engine()
     digest, content_type = gridflow.cases.photo(sha256, g.user.id)
-    answer = send_file(gridflow.photos.path(digest), mimetype=content_type, max_age=86400)
-    answer.headers["X-Content-Type-Options"] = "nosniff"
-    return answer
+    return send_photo(gridflow.photos.path(digest), content_type)
 
 
 @bp.route(f"/tasks/<{ROW_ID}:task_id>", methods=["GET", "POST"])

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from flask import render_template, request, url_for
+from flask import Response, render_template, request, send_file, url_for
 from flask_babel import gettext, lazy_pgettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -97,6 +98,14 @@ def error_page(error: HTTPException) -> tuple[str, int, list[tuple[str, str]]]:
     # The error's own headers (a 405's Allow) stay; the page brings its own content type.
     headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
     return page, code, headers
+
+
+def send_photo(path: Path, content_type: str) -> Response:
+    """A stored photo (case or inspection), cached a day: its name is its hash, so it never
+    changes; served as the image it is, never sniffed."""
+    answer = send_file(path, mimetype=content_type, max_age=86400)
+    answer.headers["X-Content-Type-Options"] = "nosniff"
+    return answer
 
 
 def back_to_referrer() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -12,6 +12,7 @@ from engine.errors import Conflict, InvalidField
 from engine.sampling import ASSESSORS, draw_grids
 
 from .auth import engine, login_required
+from .pages import send_photo
 
 bp = Blueprint("sampling", __name__, url_prefix="/assessment/sampling")
 
@@ -98,9 +99,7 @@ def inspection(month: str, grid: str) -> ResponseReturnValue:
 def photo(sha256: str) -> Response:
     gridflow = engine()
     digest, content_type = gridflow.sampling.photo(sha256, g.user.id)
-    answer = send_file(gridflow.photos.path(digest), mimetype=content_type, max_age=86400)
-    answer.headers["X-Content-Type-Options"] = "nosniff"  # served as the image it is, never sniffed
-    return answer
+    return send_photo(gridflow.photos.path(digest), content_type)
 
 
 def _index_page(
