@@ -60,7 +60,7 @@ class Gridflow:
         self.photos = PhotoStore(settings.photo_dir or _photo_dir_beside(settings.database_url))
         codec = WorkflowCodec()
         self.repository = DefinitionRepository(self.sessions, self.clock, codec)
-        self.directory = Directory(self.sessions)
+        self.directory = Directory(self.sessions, self.clock)
         self.reference = ReferenceData(self.sessions, self.clock)  # 基础数据: the administrator's changes
         self.inbox = Inbox(self.sessions)
         self.cases = CaseQueries(self.sessions)

@@ -88,6 +88,9 @@ class User(Base):
     department_code: Mapped[str | None] = mapped_column(ForeignKey("department.code"))
     zone_code: Mapped[str | None] = mapped_column(ForeignKey("zone.code"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # In every session cookie and API token; logging out, a new password, deactivation and
+    # reactivation add one, and every cookie and token carrying an older number stops working.
+    credential_version: Mapped[int] = mapped_column(Integer, default=0)
     roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property
@@ -99,6 +102,17 @@ class UserRole(Base):
     __tablename__ = "user_role"
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
     role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class LoginFailure(Base):
+    """Wrong passwords counted per account ("user:<name>") and per client address ("addr:<ip>"),
+    in the database so that every process of the service counts the same failures."""
+
+    __tablename__ = "login_failure"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime]  # the first failure counted
+    locked_until: Mapped[datetime | None]  # refused without a look at the password until then
 
 
 # --- process definitions ---------------------------------------------------------------------

@@ -243,6 +243,8 @@ class ReferenceData:
             user.roles.extend(UserRole(role=role) for role in account.roles if role not in before["roles"])
             if password is not None:
                 user.password_hash = generate_password_hash(password)
+            if password is not None or user.active != before["active"]:
+                user.credential_version += 1  # ends every session and token issued before (see User)
             session.flush()
             if stepping_down and _active_administrators(session) == 0:  # counted after the write: see there
                 reason = f"{username} is the last active administrator; make another one first"

@@ -6,6 +6,7 @@ bad field comes back beside it with nothing stored."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,10 +16,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from engine import Gridflow
-from engine.errors import Forbidden, InvalidField
+from engine.errors import Forbidden, InvalidField, NotFound
 from engine.reference import ADMINISTRATOR
 
-from .auth import engine, login_required
+from .auth import engine, login_required, remember
 from .pages import ROLE_NAMES
 
 bp = Blueprint("admin_reference", __name__, url_prefix="/admin/reference")
@@ -200,6 +201,11 @@ def change(kind_name: str, code: str) -> ResponseReturnValue:
             row = getattr(reference, f"change_{kind.singular}")(g.user.id, code, values)
         except InvalidField as error:
             return _form_page(kind, code, values, {error.field: error.reason}), 422
+        if kind.name == "users" and code == g.user.username:
+            # A new password of one's own ends one's other sessions and tokens, not this one
+            # (deactivating oneself ends this one too).
+            with suppress(NotFound):
+                remember(engine().directory.user(g.user.id))
         flash(_("已保存%(kind)s：%(code)s", kind=kind.title, code=row[kind.key]))
         return redirect(url_for("admin_reference.rows", kind_name=kind.name, _anchor=f"row-{row[kind.key]}"))
     return _form_page(kind, code, values, {})

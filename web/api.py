@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine.case_migration import MigrationRequest
 from engine.definition_checks import DeployRefused
+from engine.directory import LoginThrottled
 from engine.errors import (
     Conflict,
     DefinitionError,
@@ -34,6 +35,7 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 
 def _tokens() -> URLSafeTimedSerializer:
+    """A token is {"uid": user id, "cv": his credential version}: it ends with the version."""
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="gridflow-api-token")
 
 
@@ -44,15 +46,12 @@ def login_required(view: View) -> View:
         if not header.startswith("Bearer "):
             raise NotAuthenticated("missing Authorization: Bearer <token>")
         try:
-            user_id = _tokens().loads(header[7:], max_age=current_app.config["API_TOKEN_MAX_AGE"])["uid"]
+            token = _tokens().loads(header[7:], max_age=current_app.config["API_TOKEN_MAX_AGE"])
         except SignatureExpired as exc:
             raise NotAuthenticated("token expired; log in again") from exc
         except BadSignature as exc:
             raise NotAuthenticated("invalid token") from exc
-        try:
-            g.user = engine().directory.user(user_id)
-        except NotFound as exc:
-            raise NotAuthenticated("the token's user no longer exists") from exc
+        g.user = engine().directory.signed_in(token["uid"], token.get("cv"))  # NotAuthenticated once ended
         return view(*args, **kwargs)
 
     return cast(View, wrapped)
@@ -133,25 +132,36 @@ def openapi() -> Response:
 
 
 @bp.post("/login")
-def login() -> Response:
+def login() -> Response | tuple[Response, int, dict[str, str]]:
     body = json_body()
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not username:
         raise InvalidField("username", "required")
     if not isinstance(password, str) or not password:
         raise InvalidField("password", "required")
-    user = engine().directory.authenticate(username, password)
+    try:
+        user = engine().directory.log_in(username, password, request.remote_addr or "")
+    except LoginThrottled as refused:
+        return jsonify({"error": str(refused), "field": "username"}), 429, {"Retry-After": str(refused.retry_after)}
     if user is None:
         raise NotAuthenticated("wrong username or password")
     return jsonify(
         {
-            "token": _tokens().dumps({"uid": user.id}),
+            "token": _tokens().dumps({"uid": user.id, "cv": user.credential_version}),
             "user": {"username": user.username, "display_name": user.display_name, "roles": sorted(user.role_names)},
         }
     )
 
 
 # --- reference data ---------------------------------------------------------------------------
+
+@bp.post("/logout")
+@login_required
+def logout() -> tuple[str, int]:
+    """Ends every token and page session of the caller, not only the token of this call."""
+    engine().directory.log_out(g.user.id)
+    return "", 204
+
 
 @bp.get("/categories")
 @login_required

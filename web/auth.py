@@ -6,11 +6,14 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import Gridflow
-from engine.errors import NotFound
+from engine.directory import LoginThrottled
+from engine.errors import NotAuthenticated
+from engine.models import User
 
 from .pages import back_to_referrer
 
@@ -28,9 +31,15 @@ def load_user() -> None:
     user_id = session.get("user_id")
     if user_id is not None:
         try:
-            g.user = engine().directory.user(user_id)
-        except NotFound:
+            g.user = engine().directory.signed_in(user_id, session.get("credential_version"))
+        except NotAuthenticated:  # deactivated, logged out or a new password since this cookie
             session.clear()
+
+
+def remember(user: User) -> None:
+    """The session cookie names the user and his credential version: it ends when that changes."""
+    session["user_id"] = user.id
+    session["credential_version"] = user.credential_version
 
 
 def login_required(view: View) -> View:
@@ -44,15 +53,22 @@ def login_required(view: View) -> View:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response:
+def login() -> ResponseReturnValue:
     error = None
     if request.method == "POST":
-        user = engine().directory.authenticate(request.form.get("username", ""), request.form.get("password", ""))
+        try:
+            user = engine().directory.log_in(
+                request.form.get("username", ""), request.form.get("password", ""), request.remote_addr or ""
+            )
+        except LoginThrottled as refused:
+            error = _("登录失败次数过多，请 %(minutes)s 分钟后再试", minutes=refused.minutes)
+            page = render_template("auth/login.html", error=error)
+            return page, 429, {"Retry-After": str(refused.retry_after)}
         if user is None:
             error = _("用户名或密码错误")
         else:
             session.clear()
-            session["user_id"] = user.id
+            remember(user)
             target = request.args.get("next", "")
             local = target.startswith("/") and not target.startswith("//")  # never off-site
             return redirect(target if local else url_for("inbox.index"))
@@ -69,5 +85,8 @@ def language(code: str) -> Response:
 
 @bp.post("/logout")
 def logout() -> Response:
+    """Ends every session and API token of the user, not only this cookie."""
+    if g.user is not None:
+        engine().directory.log_out(g.user.id)
     session.clear()
     return redirect(url_for("auth.login"))
