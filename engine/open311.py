@@ -9,16 +9,17 @@ import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Row, and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .clock import Clock
 from .errors import InvalidField, NotAuthenticated, NotFound
 from .history import record
-from .models import Case, Category, Department, Open311Client, User
-from .runtime import CaseRuntime
+from .models import AuditEvent, Case, Category, Department, Open311Client, Task, User
+from .runtime import REPORT_TEXT_LIMITS, CaseRuntime
 
 CHANNEL = "web"  # 网站: a portal's reports are verified on site first, like any citizen's
 # Our report's field -> the standard's name for it.
@@ -33,11 +34,21 @@ FIELD_NAMES = {
 CONTACT_FIELDS = ("email", "first_name", "last_name", "phone", "device_id", "account_id")
 CONTACT_LENGTH = 256
 MEDIA_URL_LENGTH = 2048
+DESCRIPTION_LENGTH = 4000  # the standard's
+# What a case's description holds (a hotline's or a collector's report too): a longer Open311
+# description is cut there, and kept whole in the report event's source.
+CASE_DESCRIPTION_LENGTH = REPORT_TEXT_LIMITS["description"]
+ADDRESS_ID_LENGTH = 128
+ZIPCODE_LENGTH = 16
 CLIENT_NAME_LENGTH = 64
 WINDOW = timedelta(days=90)  # the standard's default window of GET requests, and its longest span
 MAX_REQUESTS = 1000  # the standard's default limit of one answer
 OPEN311_STATUSES = ("open", "closed")
 YEARS = (1970, 9000)
+# The audit events that change what GET Service List and GET Service Definition answer: the
+# categories (services) and the grids (the grid attribute's values).
+SERVICE_CHANGES = ("load_demo_data", "reference_category", "reference_grid")
+NEVER_CHANGED = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _digest(api_key: str) -> str:
@@ -70,6 +81,13 @@ class PublicCase:
     reported_at: datetime
     updated_at: datetime  # for an ended case, when it ended
     ended: bool  # the standard's two statuses: closed once the case's workflow ended, else open
+    expected_at: datetime | None = None  # the deadline of its open task, when it has one
+    # What an Open311 report gave of the place and a picture, kept on its report event
+    address_id: str | None = None
+    zipcode: str | None = None
+    lat: float | None = None
+    long: float | None = None
+    media_url: str | None = None
 
     @property
     def open311_status(self) -> str:
@@ -138,7 +156,9 @@ class ServiceRequests:
 
     def report(self, api_key: str | None, form: Mapping[str, str]) -> PublicCase:
         """POST Service Request with the standard's form fields. Grid is the attribute every
-        case needs; the location is address_string, or lat and long when there is none."""
+        case needs; the location is address_string, else lat and long, else address_id. The
+        description is optional (the case's then reads the service's name), up to 4000
+        characters; the case holds the first 2000 and the report's event the whole text."""
         caller = self._clients.authenticate(api_key)
         if caller is None:
             raise NotAuthenticated("api_key: missing or invalid")
@@ -146,28 +166,43 @@ class ServiceRequests:
         if not service_code:
             raise InvalidField("service_code", "required")
         with self._sessions() as session:
-            if session.get(Category, service_code) is None:
+            category = session.get(Category, service_code)
+            if category is None:
                 raise NotFound(f"service_code: unknown service {service_code!r}")
+            service_name = category.name
         position = _position(form)
-        address = _text(form, "address_string") or (f"WGS84 {position[0]}, {position[1]}" if position else "")
+        place = {
+            name: _checked_text(form, name, limit)
+            for name, limit in (("address_id", ADDRESS_ID_LENGTH), ("zipcode", ZIPCODE_LENGTH))
+        }
+        address = _text(form, "address_string")
+        if not address and position:
+            address = f"WGS84 {position[0]}, {position[1]}"
+        if not address and place["address_id"]:
+            address = f"address_id {place['address_id']}"
         if not address:
-            raise InvalidField("address_string", "required, or lat and long")
+            raise InvalidField("address_string", "required, or lat and long, or address_id")
+        description = _checked_text(form, "description", DESCRIPTION_LENGTH)
         media_url = _text(form, "media_url")
         if media_url and (len(media_url) > MEDIA_URL_LENGTH or not media_url.startswith(("http://", "https://"))):
             raise InvalidField("media_url", f"must be an http(s) URL of at most {MEDIA_URL_LENGTH} characters")
-        contact = {name: _text(form, name) for name in CONTACT_FIELDS if _text(form, name)}
-        for name, value in contact.items():
-            if len(value) > CONTACT_LENGTH:
-                raise InvalidField(name, f"must be at most {CONTACT_LENGTH} characters")
+        contact = {name: _checked_text(form, name, CONTACT_LENGTH) for name in CONTACT_FIELDS}
         report = {
             "category": service_code,
             "grid": _text(form, "attribute[grid]"),
             "urgency": _text(form, "attribute[urgency]") or "normal",
             "address": address,
-            "description": _text(form, "description"),
+            "description": _shortened(description, CASE_DESCRIPTION_LENGTH) or service_name,
             "channel": CHANNEL,
         }
-        source = {"client": caller.client, "contact": contact, "lat_long": position, "media_url": media_url}
+        source = {
+            "client": caller.client,
+            "contact": {name: value for name, value in contact.items() if value},
+            "lat_long": position,
+            "media_url": media_url,
+            **place,
+            "description": description if len(description) > CASE_DESCRIPTION_LENGTH else None,
+        }
         try:
             case_id = self._runtime.report_case(
                 caller.user_id, report, source={key: value for key, value in source.items() if value}
@@ -215,6 +250,13 @@ class ServiceRequests:
             conditions.append(Case.closed_at.is_(None))
         return self._public(*conditions)
 
+    def changeset(self) -> datetime:
+        """When the services or their definitions last changed (Service Discovery's changeset):
+        the newest audit event that changed a category or a grid."""
+        with self._sessions() as session:
+            changed = session.scalar(select(func.max(AuditEvent.at)).where(AuditEvent.action.in_(SERVICE_CHANGES)))
+        return changed or NEVER_CHANGED
+
     def get(self, service_request_id: str) -> PublicCase:
         found = self._public(Case.case_no == service_request_id)
         if not found:
@@ -222,7 +264,14 @@ class ServiceRequests:
         return found[0]
 
     def _public(self, *conditions: ColumnElement[bool]) -> list[PublicCase]:
-        """One query with the category and department names joined, however many cases match."""
+        """One query, however many cases match: the category and department names joined, the
+        deadline of the open task, and what the report's event kept of the place and picture."""
+        deadline = (
+            select(func.min(Task.due_at))
+            .where(Task.case_id == Case.id, Task.state == "open")
+            .correlate(Case)
+            .scalar_subquery()
+        )
         query = (
             select(
                 Case.case_no,
@@ -235,29 +284,42 @@ class ServiceRequests:
                 Case.created_at,
                 Case.updated_at,
                 Case.closed_at,
+                deadline,
+                AuditEvent.detail,
             )
             .join(Category, Category.code == Case.category_code)
             .outerjoin(Department, Department.code == Case.department_code)
+            .outerjoin(AuditEvent, and_(AuditEvent.case_id == Case.id, AuditEvent.action == "report"))
             .where(Case.channel.in_(PUBLISHED_CHANNELS), *conditions)
             .order_by(Case.id.desc())
             .limit(MAX_REQUESTS)
         )
         with self._sessions() as session:
-            return [
-                PublicCase(
-                    case_no=row[0],
-                    status=row[1],
-                    service_code=row[2],
-                    service_name=row[3],
-                    description=row[4],
-                    agency=row[5],
-                    address=row[6],
-                    reported_at=row[7],
-                    updated_at=row[9] or row[8],
-                    ended=row[9] is not None,
-                )
-                for row in session.execute(query)
-            ]
+            return [_public_case(row) for row in session.execute(query)]
+
+
+def _public_case(row: Row[Any]) -> PublicCase:
+    # Only the public keys of the report's source: never its client or the citizen's contact.
+    source = (row[11] or {}).get("source") or {}
+    lat_long = source.get("lat_long") or (None, None)
+    return PublicCase(
+        case_no=row[0],
+        status=row[1],
+        service_code=row[2],
+        service_name=row[3],
+        description=source.get("description") or row[4],
+        agency=row[5],
+        address=row[6],
+        reported_at=row[7],
+        updated_at=row[9] or row[8],
+        ended=row[9] is not None,
+        expected_at=None if row[9] is not None else row[10],
+        address_id=source.get("address_id"),
+        zipcode=source.get("zipcode"),
+        lat=lat_long[0],
+        long=lat_long[1],
+        media_url=source.get("media_url"),
+    )
 
 
 class Open311:
@@ -271,6 +333,17 @@ class Open311:
 def _text(form: Mapping[str, str], name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
+
+
+def _checked_text(form: Mapping[str, str], name: str, limit: int) -> str:
+    value = _text(form, name)
+    if len(value) > limit:
+        raise InvalidField(name, f"must be at most {limit} characters")
+    return value
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _comma_list(value: str | None) -> list[str]:

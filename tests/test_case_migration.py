@@ -187,10 +187,10 @@ def test_only_an_administrator_migrates_and_bad_requests_are_named(api: Api) -> 
     assert "no_such_process" in answer["error"]
 
 
-def test_the_diff_lists_added_removed_and_changed_elements(api: Api) -> None:
-    assert "no version before" in api.get("/api/definitions/case_lifecycle/diff", "operator", 404)["error"]
+def test_the_diff_lists_added_removed_and_changed_elements(api: Api) -> None:  # the administrator's
+    assert "no version before" in api.get("/api/definitions/case_lifecycle/diff", "admin", 404)["error"]
     upload(api, "case_lifecycle.bpmn", with_archive_step(with_new_handle_title(LIFECYCLE)), 201)
-    diff = api.get("/api/definitions/case_lifecycle/diff", "operator")
+    diff = api.get("/api/definitions/case_lifecycle/diff", "admin")
     assert (diff["from"]["version"], diff["to"]["version"]) == (1, 2)
     assert diff["from"]["files"]["case_lifecycle.bpmn"] == 1 and diff["to"]["files"]["case_lifecycle.bpmn"] == 2
     assert [(e["element"], e["type"], e["lane"]) for e in diff["added"]] == [("archive", "UserTask", "operator")]
@@ -202,7 +202,7 @@ def test_the_diff_lists_added_removed_and_changed_elements(api: Api) -> None:
     assert set(changes) == {"handle", "close", "end_closed"}
 
     upload(api, "case_lifecycle.bpmn", without_verify(LIFECYCLE), 201)
-    diff = api.get("/api/definitions/case_lifecycle/diff?from=1&to=3", "operator")
+    diff = api.get("/api/definitions/case_lifecycle/diff?from=1&to=3", "admin")
     assert {e["element"] for e in diff["removed"]} == {
         "verify", "verify_warning", "verify_overdue", "verify_warned", "verify_overdue_noted"
     }
@@ -218,7 +218,7 @@ def test_the_diff_lists_added_removed_and_changed_elements(api: Api) -> None:
         '<outputEntry id="time_limits_normal_out2"><text>"PT3H"</text></outputEntry>',
     )
     upload(api, "time_limits.dmn", longer, 201)
-    diff = api.get("/api/definitions/case_lifecycle/diff", "operator")  # 3 -> 4
+    diff = api.get("/api/definitions/case_lifecycle/diff", "admin")  # 3 -> 4
     [table] = diff["changed"]
     assert (table["element"], diff["added"], diff["removed"]) == ("decide_time_limits", [], [])
     [change] = table["changes"]
@@ -226,10 +226,10 @@ def test_the_diff_lists_added_removed_and_changed_elements(api: Api) -> None:
     assert (change["from"]["then"]["register_limit"], change["to"]["then"]["register_limit"]) == ('"PT1H"', '"PT3H"')
     assert change["from"]["when"] == change["to"]["when"]
 
-    assert api.get("/api/definitions/case_lifecycle/diff?from=x", "operator", 422)["field"] == "from"
-    assert api.get("/api/definitions/case_lifecycle/diff?from=0", "operator", 422)["field"] == "from"
-    assert api.get("/api/definitions/case_lifecycle/diff?to=9", "operator", 404)["error"]
-    assert api.get("/api/definitions/nothing/diff", "operator", 404)["error"]
+    assert api.get("/api/definitions/case_lifecycle/diff?from=x", "admin", 422)["field"] == "from"
+    assert api.get("/api/definitions/case_lifecycle/diff?from=0", "admin", 422)["field"] == "from"
+    assert api.get("/api/definitions/case_lifecycle/diff?to=9", "admin", 404)["error"]
+    assert api.get("/api/definitions/nothing/diff", "admin", 404)["error"]
 
 
 def _due(task: dict[str, Any]) -> datetime:

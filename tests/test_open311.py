@@ -5,14 +5,15 @@ nothing stored."""
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from app import main as command_line
 from engine import Gridflow
@@ -45,9 +46,14 @@ def post(api: Api, body: str | dict[str, str], format: str = "json", expect: int
 
 
 def read(api: Api, path: str, expect: int = 200) -> Any:
-    answer = api.client.get(f"/open311/v2/{path}")  # no key, no token: reads are open
+    answer = api.client.get(path if path.startswith("/") else f"/open311/v2/{path}")  # no key, no token: reads are open
     assert answer.status_code == expect, answer.get_data(as_text=True)
     return answer.get_json() if answer.is_json else ElementTree.fromstring(answer.data)
+
+
+def local_instant(iso: str) -> str:
+    """An instant as Open311 answers it: in the office's time zone, to the second."""
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo("Asia/Shanghai")).isoformat(timespec="seconds")
 
 
 def case_count(api: Api) -> int:
@@ -113,7 +119,7 @@ def test_the_standards_example_report_becomes_a_web_case_verified_then_registere
         {
             "service_request_id": "20261125-0001",
             "service_notice": "已受理，案件编号 20261125-0001：经现场核实后由监督中心立案，派遣责任单位限时办结。",
-            "account_id": None,
+            "account_id": "123456",  # as sent
         }
     ]
     # Channel web, like any citizen's report: the zone's collector verifies first.
@@ -148,7 +154,13 @@ def test_the_standards_example_report_becomes_a_web_case_verified_then_registere
             "service_notice": None,
             "requested_datetime": "2026-11-25T09:00:00+08:00",
             "updated_datetime": "2026-11-25T09:00:00+08:00",
+            "expected_datetime": "2026-11-25T09:10:00+08:00",  # the register task's deadline
             "address": "1234 5th street",
+            "address_id": None,
+            "zipcode": None,
+            "lat": 37.76524078,
+            "long": -122.4212043,
+            "media_url": "http://farm3.static.flickr.com/2002/2212426634_5ed477a060.jpg",
         }
     ]
     everything_public = str(read(api, "requests.json")) + api.client.get("/open311/v2/requests.xml").get_data(True)
@@ -162,7 +174,10 @@ def test_status_turns_closed_when_the_case_is_closed(api: Api, api_key: str, clo
     api.complete("collector03", case_id, "verify", found=True, note="属实")
     api.complete("operator", case_id, "register", decision="register")
     api.complete("dispatcher", case_id, "dispatch", department="ZJJ")
-    assert read(api, f"requests/{case_no}.json")[0]["agency_responsible"] == "住建局"
+    handling = read(api, f"requests/{case_no}.json")[0]
+    assert handling["agency_responsible"] == "住建局"
+    handle = api.task("zjj", case_id, "handle")
+    assert handling["expected_datetime"] == local_instant(handle["due_at"])  # the handling deadline
     assert read(api, "requests.json?status=closed") == []
     api.complete("zjj", case_id, "handle", action="done", result="已回填修复")
     api.complete("collector03", case_id, "check", passed=True, note="已修复")
@@ -172,6 +187,7 @@ def test_status_turns_closed_when_the_case_is_closed(api: Api, api_key: str, clo
     closed = read(api, f"requests/{case_no}.json")[0]
     assert (closed["status"], closed["status_notes"], closed["agency_responsible"]) == ("closed", "已结案", "住建局")
     assert closed["updated_datetime"] == "2026-11-25T09:30:00+08:00"  # when it closed
+    assert closed["expected_datetime"] is None  # nothing left to wait for
     assert [r["service_request_id"] for r in read(api, "requests.json?status=closed")] == [case_no]
     assert read(api, "requests.json?status=open") == []
     xml = read(api, f"requests/{case_no}.xml")
@@ -208,8 +224,10 @@ def test_a_bad_key_is_refused_in_the_standards_format_and_nothing_is_stored(
         ({"attribute[urgency]": "asap"}, 400, "attribute[urgency]"),
         ({"service_code": ""}, 400, "service_code"),
         ({"service_code": "XX9999"}, 404, "service_code"),
-        ({"description": ""}, 400, "description"),
-        ({"description": "长" * 2001}, 400, "description"),
+        ({"description": "长" * 4001}, 400, "description"),
+        ({"address_string": "", "address_id": "x" * 129}, 400, "address_id"),
+        ({"zipcode": "2" * 17}, 400, "zipcode"),
+        ({"account_id": "x" * 257}, 400, "account_id"),
         ({"address_string": ""}, 400, "address_string"),
         ({"address_string": "", "lat": "31.2"}, 400, "long"),
         ({"lat": "north", "long": "121.4"}, 400, "lat"),
@@ -321,3 +339,103 @@ def test_only_citizens_own_reports_are_published_and_their_contact_stays_with_th
     assert centre["detail"]["source"]["contact"]["phone"] == "13800000000"
     collector = next(e for e in api.case(case_id, "collector03")["history"] if e["action"] == "report")
     assert "source" not in collector["detail"]
+
+
+def test_service_discovery_points_at_georeport_v2_in_json_and_xml(api: Api, admin_changes_a_category: None) -> None:
+    discovery = read(api, "/open311/discovery.json")
+    assert discovery == {
+        "changeset": "2026-11-25T10:00:00+08:00",  # the category renamed below, the newest change of a service
+        "contact": discovery["contact"],
+        "key_service": discovery["key_service"],
+        "endpoints": [
+            {
+                "specification": "http://wiki.open311.org/GeoReport_v2",
+                "url": "http://localhost/open311/v2",
+                "changeset": "2026-11-25T10:00:00+08:00",
+                "type": "production",
+                "formats": ["application/json", "text/xml"],
+            }
+        ],
+    }
+    assert "open311-key" in discovery["key_service"] and discovery["contact"]
+    xml = read(api, "/open311/discovery.xml")
+    assert (xml.tag, xml.findtext("changeset")) == ("discovery", "2026-11-25T10:00:00+08:00")
+    assert xml.findtext("endpoints/endpoint/specification") == "http://wiki.open311.org/GeoReport_v2"
+    assert xml.findtext("endpoints/endpoint/type") == "production"
+    assert [f.text for f in xml.findall("endpoints/endpoint/formats/format")] == ["application/json", "text/xml"]
+    assert read(api, "/open311/discovery.csv", expect=404)[0]["code"] == 404
+    # The endpoint it names answers.
+    assert read(api, "services.json")[0]["service_code"]
+
+
+@pytest.fixture
+def admin_changes_a_category(gridflow: Gridflow, clock: ManualClock) -> None:
+    clock.advance(timedelta(hours=1))
+    admin = gridflow.directory.authenticate("admin", "demo")
+    assert admin is not None
+    gridflow.reference.change_category(admin.id, "SJ0502", gridflow.reference.category("SJ0502") | {"name": "店外占道"})
+
+
+def test_a_report_without_a_description_reads_as_its_service(api: Api, api_key: str) -> None:
+    body = {"api_key": api_key, "service_code": "SJ0401", "attribute[grid]": "03-02", "address_string": "人民路 18 号"}
+    case_no = post(api, body)[0]["service_request_id"]  # the standard's description is optional
+    assert read(api, f"requests/{case_no}.json")[0]["description"] == "路面塌陷"
+    case_id = next(t["case_id"] for t in api.inbox("collector03") if t["case_no"] == case_no)
+    assert api.case(case_id)["description"] == "路面塌陷"
+
+
+def test_a_description_of_4000_characters_is_kept_whole(api: Api, api_key: str) -> None:
+    long_text = "路面塌陷，" * 800  # 4000 characters, the standard's limit; a case holds 2000
+    case_no = report(api, api_key, description=long_text)
+    assert read(api, f"requests/{case_no}.json")[0]["description"] == long_text
+    case_id = next(t["case_id"] for t in api.inbox("collector03") if t["case_no"] == case_no)
+    case = api.case(case_id)
+    assert len(case["description"]) == 2000 and case["description"].endswith("…")
+    assert long_text.startswith(case["description"][:-1])
+    reported = next(e for e in case["history"] if e["action"] == "report")
+    assert reported["detail"]["source"]["description"] == long_text  # the centre reads it all
+
+
+def test_an_address_id_alone_is_the_location_and_the_place_is_answered(api: Api, api_key: str) -> None:
+    case_no = report(api, api_key, address_string="", address_id="310101-0042", zipcode="200001")
+    [answered] = read(api, f"requests/{case_no}.json")
+    assert (answered["address"], answered["address_id"], answered["zipcode"]) == (
+        "address_id 310101-0042",
+        "310101-0042",
+        "200001",
+    )
+    assert (answered["lat"], answered["long"], answered["media_url"]) == (None, None, None)
+    xml = read(api, f"requests/{case_no}.xml")
+    assert (xml.findtext("request/address_id"), xml.findtext("request/zipcode")) == ("310101-0042", "200001")
+    assert xml.find("request/lat").text is None
+
+
+def test_a_page_of_requests_is_one_query(api: Api, api_key: str, gridflow: Gridflow) -> None:
+    for number in range(5):
+        report(api, api_key, lat="31.23", long=f"121.4{number}", media_url=f"https://photos.example/{number}.jpg")
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(gridflow.db, "before_cursor_execute", count)
+    try:
+        found = gridflow.open311.requests.find()
+    finally:
+        event.remove(gridflow.db, "before_cursor_execute", count)
+    assert len(found) == 5 and len(statements) == 1, statements
+    assert [case.long for case in found] == [121.44, 121.43, 121.42, 121.41, 121.4]
+    assert all(case.media_url and case.expected_at for case in found)
+
+
+def test_the_account_id_is_answered_as_sent(api: Api, api_key: str) -> None:
+    body = {
+        "api_key": api_key,
+        "service_code": "SJ0502",
+        "attribute[grid]": "03-02",
+        "address_string": "人民路 18 号",
+        "account_id": "citizen-42",
+    }
+    assert post(api, body)[0]["account_id"] == "citizen-42"
+    assert post(api, body, format="xml").findtext("request/account_id") == "citizen-42"
+    assert post(api, {name: value for name, value in body.items() if name != "account_id"})[0]["account_id"] is None

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, Response, request, session
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import Forbidden as HTTPForbidden
@@ -38,6 +38,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         JSON_AS_ASCII=False,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
+        # Behind HTTPS (GRIDFLOW_SECURE_COOKIES=1) the session cookie is never sent in clear.
+        SESSION_COOKIE_SECURE=_secure_cookies(),
+        PREFERRED_URL_SCHEME="https" if _secure_cookies() else "http",
         # A form's token lasts a working day, as an API token does: a handler opens a task in
         # the morning and submits after the site visit. Flask-WTF's hour lost such answers.
         WTF_CSRF_TIME_LIMIT=12 * 3600,
@@ -84,12 +87,48 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_reference.bp)
     app.register_error_handler(HTTPException, api.http_error)
     app.before_request(pages.refuse_nul_characters)
+    app.after_request(_security_headers)
     # A page's own forms show a bad field beside it; what reaches here is a hand-made request.
     app.register_error_handler(InvalidField, lambda error: (f"{error.field}: {error.reason}", 400))
     # The pages' answer to the engine saying no; the API's blueprint answers in JSON instead.
     app.register_error_handler(Forbidden, lambda error: pages.error_page(HTTPForbidden()))
     app.register_error_handler(NotFound, lambda error: api.http_error(HTTPNotFound()))
     return app
+
+
+def _secure_cookies() -> bool:
+    return os.environ.get("GRIDFLOW_SECURE_COOKIES", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# Every answer, page, API or static file: scripts only from this site's own files (no inline
+# script, no handler attribute, no eval), no plugins, no framing, forms post only here.
+# Styles may be inline: dmn-js sets style attributes and its cell editor (CodeMirror) writes
+# <style> elements; what a style could fetch (images, fonts) still comes only from here or
+# data: URLs (bpmn-js's icons and fonts). A response that brings its own policy (a diagram
+# file's sandbox) keeps it.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "; ".join((
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    )),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def _language() -> str:

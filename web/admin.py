@@ -1,16 +1,16 @@
 """系统管理: process definitions, the BPMN modeler and DMN editor, deploying new versions."""
 from __future__ import annotations
 
-import io
 from typing import Any
 
-from flask import Blueprint, Response, g, render_template, request, send_file
+from flask import Blueprint, Response, g, render_template, request
 
 from engine.case_migration import MigrationRequest
 from engine.errors import Forbidden, GridflowError, InvalidField
 
 from . import api
 from .auth import engine, login_required
+from .pages import send_diagram
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -38,10 +38,7 @@ def index() -> str:
 @bp.get("/files/<name>/<int(max=2147483647):version>")
 @login_required
 def download(name: str, version: int) -> Response:
-    content = engine().repository.file_content(name, version)
-    # send_file writes the name RFC 6266 style, so a Chinese file name or a quote in it is safe.
-    return send_file(io.BytesIO(content.encode("utf-8")), mimetype="application/xml", as_attachment=True,
-                     download_name=f"v{version}-{name}")
+    return send_diagram(engine().repository.file_content(name, version), download_name=f"v{version}-{name}")
 
 
 @bp.get("/files/<name>/<int(max=2147483647):version>/edit")

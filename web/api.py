@@ -262,6 +262,7 @@ def complete_task(task_id: int) -> Response:
 @bp.get("/definitions")
 @login_required
 def definitions() -> Response:
+    _admin_only("reads the deployed process definitions")  # a case's own diagram is read with the case
     return jsonify(engine().repository.overview())
 
 
@@ -287,6 +288,7 @@ def deploy_files(files: list[Any], deployed_by: str) -> tuple[Response, int]:
 @bp.get("/definitions/<process_id>/diff")
 @login_required
 def definition_diff(process_id: str) -> Response:
+    _admin_only("compares process definitions")
     return jsonify(engine().repository.diff(process_id, version_arg("from"), version_arg("to")))
 
 

@@ -15,7 +15,7 @@ from engine.directory import LoginThrottled
 from engine.errors import NotAuthenticated
 from engine.models import User
 
-from .pages import back_to_referrer
+from .pages import back_to_referrer, local_path
 
 bp = Blueprint("auth", __name__)
 View = TypeVar("View", bound=Callable[..., Any])
@@ -69,9 +69,7 @@ def login() -> ResponseReturnValue:
         else:
             session.clear()
             remember(user)
-            target = request.args.get("next", "")
-            local = target.startswith("/") and not target.startswith("//")  # never off-site
-            return redirect(target if local else url_for("inbox.index"))
+            return redirect(local_path(request.args.get("next", "")) or url_for("inbox.index"))  # never off-site
     return render_template("auth/login.html", error=error)
 
 

@@ -12,7 +12,7 @@ from engine.errors import Conflict, Forbidden, InvalidField
 
 from .auth import engine, login_required
 from .openapi import ROW_ID
-from .pages import CHANNEL_NAMES, EVENT_NAMES, STATUS_NAMES, URGENCY_NAMES, back_to_referrer, send_photo
+from .pages import CHANNEL_NAMES, EVENT_NAMES, STATUS_NAMES, URGENCY_NAMES, back_to_referrer, send_diagram, send_photo
 
 bp = Blueprint("cases", __name__)
 
@@ -80,8 +80,7 @@ def case(case_id: int) -> str:
 def diagram(case_id: int) -> Response:
     """The diagram this case runs on (its own process version, not the newest)."""
     found = engine().cases.case(case_id, g.user.id)
-    xml = engine().repository.diagram(found["process"]["version_id"])
-    return Response(xml, mimetype="application/xml")
+    return send_diagram(engine().repository.diagram(found["process"]["version_id"]))
 
 
 @bp.get("/photos/<sha256>")

@@ -1,14 +1,16 @@
-"""Open311 GeoReport v2 at /open311/v2: the outside world reports and follows cases.
-Every resource answers as .json or .xml; errors are the standard's list of {code, description}.
-Reading needs no key; reporting needs the client's api_key (`python app.py open311-key`)."""
+"""Open311 GeoReport v2 at /open311/v2, found through Service Discovery at /open311/discovery:
+the outside world reports and follows cases. Every resource answers as .json or .xml; errors
+are the standard's list of {code, description}. Reading needs no key; reporting needs the
+client's api_key (`python app.py open311-key`)."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
@@ -19,9 +21,18 @@ from engine.open311 import PublicCase
 from .auth import engine
 from .pages import STATUS_NAMES, URGENCY_NAMES
 
-bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
+bp = Blueprint("open311", __name__, url_prefix="/open311")
+VERSION = "/v2"  # GeoReport v2's resources; Service Discovery sits above them
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 
 FORMATS = ("json", "xml")
+MEDIA_TYPES = {"xml": "text/xml", "json": "application/json"}
+# Service Discovery's contact and key_service: instance/config.py may say who runs this office.
+DEFAULT_CONTACT = "网格化城市管理监督指挥中心 / the city's grid management supervision and command centre"
+DEFAULT_KEY_SERVICE = (
+    "API 密钥由监督指挥中心的管理员签发 / keys are issued by the centre's administrator: "
+    "python app.py open311-key <client> --user <account>"
+)
 FAMILY_NAMES = {"component": _l("部件"), "event": _l("事件")}
 # Chinese labels before the standard's field names in error descriptions, which people read.
 FIELD_LABELS = {
@@ -30,6 +41,8 @@ FIELD_LABELS = {
     "attribute[grid]": _l("网格"),
     "attribute[urgency]": _l("紧急程度"),
     "address_string": _l("地址"),
+    "address_id": _l("地址编号"),
+    "zipcode": _l("邮政编码"),
     "description": _l("问题描述"),
     "lat": _l("纬度"),
     "long": _l("经度"),
@@ -53,21 +66,46 @@ XML_ITEMS = {
     "values": "value",
     "service_requests": "request",
     "errors": "error",
+    "endpoints": "endpoint",
+    "formats": "format",
 }
 # Characters XML 1.0 cannot carry, even escaped; a description typed elsewhere may hold one.
 XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+# --- service discovery ----------------------------------------------------------------------------
+
+@bp.get("/discovery.<format>")
+def discovery(format: str) -> Response:
+    """Where GeoReport v2 is, in which formats, and when its services last changed."""
+    _check_format(format)
+    changeset = _instant(engine().open311.requests.changeset())
+    endpoint = {
+        "specification": SPECIFICATION,
+        "url": request.url_root.rstrip("/") + (bp.url_prefix or "") + VERSION,
+        "changeset": changeset,
+        "type": "production",
+        "formats": [MEDIA_TYPES[name] for name in FORMATS],
+    }
+    document = {
+        "changeset": changeset,
+        "contact": current_app.config.get("OPEN311_CONTACT") or DEFAULT_CONTACT,
+        "key_service": current_app.config.get("OPEN311_KEY_SERVICE") or DEFAULT_KEY_SERVICE,
+        "endpoints": [endpoint],
+    }
+    return _answer(format, "discovery", document)
+
+
 # --- services -----------------------------------------------------------------------------------
 
-@bp.get("/services.<format>")
+@bp.get(VERSION + "/services.<format>")
 def services(format: str) -> Response:
     _check_format(format)
     listed = [_service(category) for category in engine().directory.categories()]
     return _answer(format, "services", listed)
 
 
-@bp.get("/services/<service_code>.<format>")
+@bp.get(VERSION + "/services/<service_code>.<format>")
 def service_definition(service_code: str, format: str) -> Response:
     _check_format(format)
     category = next((c for c in engine().directory.categories() if c["code"] == service_code), None)
@@ -117,16 +155,17 @@ def _service(category: dict[str, Any]) -> dict[str, Any]:
 
 # --- requests -----------------------------------------------------------------------------------
 
-@bp.post("/requests.<format>")
+@bp.post(VERSION + "/requests.<format>")
 def report(format: str) -> Response:
     _check_format(format)  # before the case exists, not after
     case = engine().open311.requests.report(request.form.get("api_key"), request.form)
     notice = _("已受理，案件编号 %(case_no)s：经现场核实后由监督中心立案，派遣责任单位限时办结。", case_no=case.case_no)
-    created = [{"service_request_id": case.case_no, "service_notice": notice, "account_id": None}]
+    account_id = (request.form.get("account_id") or "").strip() or None  # checked by the engine
+    created = [{"service_request_id": case.case_no, "service_notice": notice, "account_id": account_id}]
     return _answer(format, "service_requests", created, status=201)
 
 
-@bp.get("/requests.<format>")
+@bp.get(VERSION + "/requests.<format>")
 def find_requests(format: str) -> Response:
     _check_format(format)
     found = engine().open311.requests.find(
@@ -139,7 +178,7 @@ def find_requests(format: str) -> Response:
     return _answer(format, "service_requests", [_request(case) for case in found])
 
 
-@bp.get("/requests/<service_request_id>.<format>")
+@bp.get(VERSION + "/requests/<service_request_id>.<format>")
 def service_request(service_request_id: str, format: str) -> Response:
     _check_format(format)
     case = engine().open311.requests.get(service_request_id)
@@ -147,7 +186,6 @@ def service_request(service_request_id: str, format: str) -> Response:
 
 
 def _request(case: PublicCase) -> dict[str, Any]:
-    timezone = ZoneInfo(engine().settings.timezone)
     return {
         "service_request_id": case.case_no,
         "status": case.open311_status,
@@ -157,10 +195,21 @@ def _request(case: PublicCase) -> dict[str, Any]:
         "description": case.description,
         "agency_responsible": case.agency,
         "service_notice": None,
-        "requested_datetime": case.reported_at.astimezone(timezone).isoformat(timespec="seconds"),
-        "updated_datetime": case.updated_at.astimezone(timezone).isoformat(timespec="seconds"),
+        "requested_datetime": _instant(case.reported_at),
+        "updated_datetime": _instant(case.updated_at),
+        "expected_datetime": _instant(case.expected_at) if case.expected_at else None,
         "address": case.address,
+        "address_id": case.address_id,
+        "zipcode": case.zipcode,
+        "lat": case.lat,
+        "long": case.long,
+        "media_url": case.media_url,
     }
+
+
+def _instant(moment: datetime) -> str:
+    """In the office's time zone, with its offset, as the standard's w3 format asks."""
+    return moment.astimezone(ZoneInfo(engine().settings.timezone)).isoformat(timespec="seconds")
 
 
 # --- answers and errors -------------------------------------------------------------------------

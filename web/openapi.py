@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.calendar_days import KINDS
-from engine.open311 import OPEN311_STATUSES
+from engine.open311 import ADDRESS_ID_LENGTH, DESCRIPTION_LENGTH, MEDIA_URL_LENGTH, OPEN311_STATUSES, ZIPCODE_LENGTH
 from engine.runtime import CHANNELS, URGENCIES
 
 Schema = dict[str, Any]
@@ -439,10 +439,21 @@ SCHEMAS: dict[str, Schema] = {
             "attribute[grid]": {"type": "string", "description": "the grid code, from the service definition"},
             "attribute[urgency]": {"type": "string", "enum": list(URGENCIES)},
             "address_string": {"type": "string", "maxLength": 256},
+            "address_id": {
+                "type": "string",
+                "maxLength": ADDRESS_ID_LENGTH,
+                "description": "the jurisdiction's address id: the location when neither address_string nor lat and "
+                "long is given",
+            },
+            "zipcode": {"type": "string", "maxLength": ZIPCODE_LENGTH},
             "lat": {"type": "number", "minimum": -90, "maximum": 90},
             "long": {"type": "number", "minimum": -180, "maximum": 180},
-            "description": {"type": "string", "maxLength": 2000},
-            "media_url": {"type": "string", "maxLength": 2048},
+            "description": {
+                "type": "string",
+                "maxLength": DESCRIPTION_LENGTH,
+                "description": "optional: the case then reads the service's name",
+            },
+            "media_url": {"type": "string", "maxLength": MEDIA_URL_LENGTH},
             "email": STRING,
             "device_id": STRING,
             "account_id": STRING,
@@ -450,7 +461,7 @@ SCHEMAS: dict[str, Schema] = {
             "last_name": STRING,
             "phone": STRING,
         },
-        "required": ["api_key", "service_code", "attribute[grid]", "description"],
+        "required": ["api_key", "service_code", "attribute[grid]"],
         "example": {
             "api_key": "the client's key",
             "service_code": "SJ0401",
@@ -461,7 +472,13 @@ SCHEMAS: dict[str, Schema] = {
         },
     },
     "ServiceRequestCreated": _array(
-        _object({"service_request_id": STRING, "service_notice": STRING, "account_id": _nullable(STRING)})
+        _object(
+            {
+                "service_request_id": STRING,
+                "service_notice": STRING,
+                "account_id": _nullable({"type": "string", "description": "as the report sent it"}),
+            }
+        )
     ),
     "ServiceRequest": _object(
         {
@@ -475,7 +492,31 @@ SCHEMAS: dict[str, Schema] = {
             "service_notice": _nullable(STRING),
             "requested_datetime": INSTANT,
             "updated_datetime": INSTANT,
+            "expected_datetime": _nullable(INSTANT | {"description": "the open task's deadline, when it has one"}),
             "address": STRING,
+            "address_id": _nullable(STRING),
+            "zipcode": _nullable(STRING),
+            "lat": _nullable({"type": "number"}),
+            "long": _nullable({"type": "number"}),
+            "media_url": _nullable(STRING),
+        }
+    ),
+    "Discovery": _object(
+        {
+            "changeset": INSTANT | {"description": "when the services or their definitions last changed"},
+            "contact": STRING,
+            "key_service": STRING,
+            "endpoints": _array(
+                _object(
+                    {
+                        "specification": STRING,
+                        "url": STRING,
+                        "changeset": INSTANT,
+                        "type": {"type": "string", "enum": ["production", "test"]},
+                        "formats": _array(STRING),
+                    }
+                )
+            ),
         }
     ),
     "Open311Errors": _array(_object({"code": INTEGER, "description": STRING})),
@@ -686,8 +727,12 @@ def _api_paths() -> dict[str, Schema]:
         "/api/definitions": {
             "get": secured
             | {
-                "summary": "every deployed file and process version, with running cases",
-                "responses": {"200": _json(_ref("Definitions"), "the versions"), "401": UNAUTHENTICATED},
+                "summary": "every deployed file and process version, with running cases (administrator)",
+                "responses": {
+                    "200": _json(_ref("Definitions"), "the versions"),
+                    "401": UNAUTHENTICATED,
+                    "403": FORBIDDEN,
+                },
             },
             "post": secured
             | {
@@ -719,7 +764,8 @@ def _api_paths() -> dict[str, Schema]:
         "/api/definitions/{process_id}/diff": {
             "get": secured
             | {
-                "summary": "what changed between two versions of a process: elements added, removed, changed",
+                "summary": "what changed between two versions of a process: elements added, removed, changed "
+                "(administrator)",
                 "parameters": [
                     PROCESS_ID,
                     _query("from", {"type": "integer", "minimum": 1, "maximum": INTEGER_MAX}, "default: to - 1"),
@@ -728,6 +774,7 @@ def _api_paths() -> dict[str, Schema]:
                 "responses": {
                     "200": _json(_ref("DefinitionDiff"), "the differences"),
                     "401": UNAUTHENTICATED,
+                    "403": FORBIDDEN,
                     "404": _error("no such process or version (or only one version)"),
                     "422": INVALID,
                 },
@@ -797,6 +844,17 @@ def _open311_paths() -> dict[str, Schema]:
     open_read: dict[str, Any] = {"security": [], "tags": ["Open311 GeoReport v2"]}
     requests_found = _open311(_array(_ref("ServiceRequest")), "the requests, newest first, at most 1000")
     return {
+        "/open311/discovery.{format}": {
+            "get": open_read
+            | {
+                "summary": "Service Discovery: where GeoReport v2 is, its formats, when its services changed",
+                "parameters": [FORMAT],
+                "responses": {
+                    "200": _open311(_ref("Discovery"), "the discovery document"),
+                    "404": _open311_error("unknown format"),
+                },
+            }
+        },
         "/open311/v2/services.{format}": {
             "get": open_read
             | {
@@ -826,6 +884,7 @@ def _open311_paths() -> dict[str, Schema]:
             "post": {
                 "summary": "POST Service Request: report a case (channel web), with the client's api_key",
                 "tags": ["Open311 GeoReport v2"],
+                "security": [{"open311_api_key": []}],
                 "parameters": [FORMAT],
                 "requestBody": {
                     "required": True,
@@ -891,7 +950,17 @@ def openapi_document() -> Schema:
         "paths": _api_paths() | _open311_paths(),
         "components": {
             "schemas": SCHEMAS,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                # OpenAPI 3 has no form location for an API key: a query parameter is the nearest.
+                "open311_api_key": {
+                    "type": "apiKey",
+                    "in": "query",
+                    "name": "api_key",
+                    "description": "an Open311 client's key from `python app.py open311-key`, sent as the form field "
+                    "api_key of the POST body, as GeoReport v2 says (never in the URL, where logs would keep it)",
+                },
+            },
         },
         "security": [{"bearer": []}],
     }

@@ -1,15 +1,18 @@
 """Words and numbers the pages share: status names, time left in working time."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Response, render_template, request, send_file, url_for
 from flask_babel import gettext, lazy_pgettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.urls import iri_to_uri
 
 from engine.errors import InvalidField
 from engine.roles import ROLES
@@ -108,10 +111,50 @@ def send_photo(path: Path, content_type: str) -> Response:
     return answer
 
 
+# A diagram file is uploaded by a person and may carry XHTML with a script in its extension
+# elements: shown as a document of this site, it would run as this site.
+DIAGRAM_POLICY = "default-src 'none'; sandbox"
+
+
+def send_diagram(xml: str, download_name: str | None = None) -> Response:
+    """A BPMN or DMN file as plain text, never sniffed into markup, sandboxed without scripts
+    should a browser render it anyway; a download when named. bpmn-js and dmn-js fetch it."""
+    answer = Response(xml, mimetype="text/plain")
+    answer.headers["X-Content-Type-Options"] = "nosniff"
+    answer.headers["Content-Security-Policy"] = DIAGRAM_POLICY
+    if download_name is not None:
+        # Werkzeug writes the name RFC 6266 style, so a Chinese file name or a quote in it is safe.
+        answer.headers.set("Content-Disposition", "attachment", filename=download_name)
+    return answer
+
+
 def back_to_referrer() -> str:
     """Where a button press returns to: the page it came from on this site, else the inbox."""
-    referrer = request.referrer or ""
-    return referrer if referrer.startswith(request.host_url) else url_for("inbox.index")
+    return local_path(request.referrer or "") or url_for("inbox.index")
+
+
+# What a browser ignores in a URL (the WHATWG URL standard): C0 controls and spaces at either
+# end, and a tab, CR or LF anywhere. "/\t/evil.example" is "//evil.example" to a browser.
+_URL_ENDS = "".join(chr(code) for code in range(0x21))
+_URL_IGNORED = re.compile(r"[\t\r\n]")
+
+
+def local_path(target: str) -> str | None:
+    """The path (with its query) of a page of this site that target names, read as a browser
+    would read it, or None for anything a browser would take elsewhere: "//host", "/\\host",
+    "https://host", "javascript:", a path relative to nothing. A full URL of this very host
+    (a Referer) gives its path."""
+    cleaned = _URL_IGNORED.sub("", target.strip(_URL_ENDS)).replace("\\", "/")  # "\\" is "/" to a browser
+    parts = urlsplit(cleaned)
+    if parts.scheme or parts.netloc:
+        if parts.scheme not in ("http", "https") or parts.netloc.lower() != request.host.lower():
+            return None
+    elif not cleaned.startswith("/"):
+        return None
+    path = parts.path or "/"
+    if path.startswith("//"):  # "http://this.host//evil.example" would leave as "//evil.example"
+        return None
+    return iri_to_uri(urlunsplit(("", "", path, parts.query, parts.fragment)))
 
 
 def duration_words(seconds: int) -> str:

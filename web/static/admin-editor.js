@@ -27,7 +27,7 @@
 
   const editor = kind === "bpmn"
     ? new window.BpmnJS({ container: canvasHolder, moddleExtensions: { spiffworkflow }, keyboard: { bindTo: document } })
-    : new window.DmnJS({ container: canvasHolder, common: { keyboard: { bindTo: window } } });
+    : new window.DmnJS({ container: canvasHolder });  // dmn-js 17 binds its keys itself
   const source = await (await fetch(canvasHolder.dataset.source, { credentials: "same-origin" })).text();
   await editor.importXML(source);
   if (kind === "bpmn") {
