@@ -25,6 +25,7 @@ from .repository import DefinitionRepository
 from .runtime import CaseRuntime
 from .sampling import GridSampling
 from .scheduler import TimerScheduler
+from .sandbox import DEFAULT_TIME_LIMIT
 from .scripting import GridflowScriptEngine
 from .serialization import WorkflowCodec
 from .workflow_cache import WorkflowCache
@@ -42,6 +43,7 @@ class Settings:
     clock: Clock = field(default_factory=SystemClock)
     workflow_cache_size: int = 1000  # open cases whose workflow stays in memory (30-80 KB each)
     sampling_count: int = 11  # grids drawn for the monthly inspection (每月网格抽查), of all grids
+    script_time_limit: float = DEFAULT_TIME_LIMIT  # seconds each of a diagram's expressions or scripts may run
 
 
 class Gridflow:
@@ -59,7 +61,7 @@ class Gridflow:
         self.calendar_days = CalendarDays(self.sessions, self.calendar, self.clock)
         self.photos = PhotoStore(settings.photo_dir or _photo_dir_beside(settings.database_url))
         codec = WorkflowCodec()
-        self.repository = DefinitionRepository(self.sessions, self.clock, codec)
+        self.repository = DefinitionRepository(self.sessions, self.clock, codec, settings.script_time_limit)
         self.directory = Directory(self.sessions, self.clock)
         self.reference = ReferenceData(self.sessions, self.clock)  # 基础数据: the administrator's changes
         self.inbox = Inbox(self.sessions)
@@ -68,7 +70,8 @@ class Gridflow:
             self.sessions, self.clock, self.photos, ZoneInfo(settings.timezone), settings.sampling_count
         )
         self.assessment = Assessment(self.sessions, ZoneInfo(settings.timezone))
-        script_engine = GridflowScriptEngine(self.calendar, self.clock)  # diagrams' functions, one instant a command
+        # Diagrams' functions, one instant a command, each evaluation restricted and time-limited.
+        script_engine = GridflowScriptEngine(self.calendar, self.clock, settings.script_time_limit)
         self.runtime = CaseRuntime(
             self.sessions,
             ZoneInfo(settings.timezone),

@@ -3,11 +3,17 @@ refused at deploy, instead of failing in front of a user later; every problem is
 once, each naming its element, so that one upload shows the administrator all there is to fix.
 
 In the order they are reported (the first is usually the cause of the rest):
-1. every Python expression or script the diagram and its tables carry compiles, every form
-   reads and each of its fields has a type, no table cell is a zero duration;
+1. every Python expression or script the diagram and its tables carry compiles under the diagram
+   rules (engine/sandbox.py: no import, no "_" names, ...), every form reads and each of its
+   fields has a type, no table cell is a zero duration, and what the database stores of the
+   diagram (ids, titles, statuses) fits its column;
 2. every user task is in a lane, and every lane names a role the engine knows (engine/roles.py);
 3. every name an expression reads is provided by something (engine/definition_data.py);
-4. every timer expression evaluates, on sample data, to what its timer needs."""
+4. every script and the expressions giving sample data run on it within the time limit and the
+   diagram rules;
+5. every timer expression evaluates, on sample data, to what its timer needs.
+A DMN table is checked whole (check_table) whether a diagram calls it or not; a bad cell names
+the table, the rule and the column, not the task that calls it."""
 from __future__ import annotations
 
 import ast
@@ -28,7 +34,9 @@ from .calendar import TimeLimit
 from .definition_data import DMN_INPUT, DiagramData, Expression, element_id, raw_form, started_from_form
 from .errors import DefinitionError
 from .forms import parse_form
+from .models import Case, ProcessVersion, Task, Timer
 from .roles import ROLES
+from .sandbox import ScriptRefused, compile_restricted
 from .serialization import Specs
 
 # Task properties whose values are Python expressions evaluated on the task data.
@@ -72,10 +80,10 @@ def check_specs(specs: Specs, script_engine: PythonScriptEngine, table_files: di
     owned = [(task_spec, p.file) for p in process_specs for task_spec in p.task_specs.values()]
     task_specs = [task_spec for task_spec, _ in owned]
 
-    readable: list[Problem] = []
+    readable: list[Problem] = _check_process_fits(spec)
     compiled: list[Expression] = []
     for task_spec, file in owned:
-        readable += _check_form(task_spec, file)
+        readable += _check_form(task_spec, file) + _check_fits(task_spec, file)
         for expression in _expressions(task_spec, file, table_files):
             checked = _compile(expression)
             if isinstance(checked, Problem):
@@ -83,20 +91,31 @@ def check_specs(specs: Specs, script_engine: PythonScriptEngine, table_files: di
             else:
                 compiled.append(checked)
         if isinstance(task_spec, BusinessRuleTaskMixin):
-            readable += _check_duration_cells(task_spec, table_files)
+            table = task_spec.dmnEngine.decision_table
+            readable += _check_duration_cells(table, table_files.get(table.id))
 
     data = DiagramData.of(task_specs, [name for p in process_specs for name in p.data_objects], script_engine)
     unread = data.unread(compiled, known=script_engine.environment.globals)
     names = [Problem(u.expression.element, u.message(), u.expression.file) for u in unread]
     # A timer that reads a name nothing provides is reported once, by the name check.
     unevaluable = {u.expression.element for u in unread} | {p.element for p in readable}
-    files = {element_id(task_spec): file for task_spec, file in owned}
+    files = {element_id(task_spec): file for task_spec, file in owned} | {
+        table_id: file for table_id, file in table_files.items()
+    }
+    refused = [Problem(r.element, r.message, files.get(r.element)) for r in data.refused]
     timers = [
         Problem(failure.element, failure.message, files.get(failure.element))
         for failure in data.evaluate_timers(task_specs, script_engine)
         if failure.element not in unevaluable and not failure.because & unevaluable
     ]
-    return _unique(readable + _check_lanes(owned) + names + timers)
+    return _unique(readable + _check_lanes(owned) + names + refused + timers)
+
+
+def check_table(table: Any, file: str | None) -> list[Problem]:
+    """Every cell of one decision table compiles and no duration cell is zero, whether a
+    diagram calls the table or not (a table nobody calls today is called tomorrow)."""
+    compiled = [_compile(expression) for expression in _table_expressions(table, file)]
+    return [c for c in compiled if isinstance(c, Problem)] + _check_duration_cells(table, file)
 
 
 # --- 1. everything reads ---------------------------------------------------------------------
@@ -127,27 +146,43 @@ def _expressions(task_spec: Any, file: str | None, table_files: dict[str, str]) 
     if isinstance(event_definition, TimerEventDefinition):
         found.append(Expression(element, "timer expression", event_definition.expression, "eval", file))
     if isinstance(task_spec, BusinessRuleTaskMixin):
-        found += _table_expressions(element, task_spec.dmnEngine.decision_table, table_files)
+        table = task_spec.dmnEngine.decision_table
+        found += _table_expressions(table, table_files.get(table.id))
     return found
 
 
-def _table_expressions(element: str, table: Any, table_files: dict[str, str]) -> list[Expression]:
-    file = table_files.get(table.id)
+def _table_expressions(table: Any, file: str | None) -> list[Expression]:
+    """A table's cells, each named by the table (the element), its rule and its column."""
     found = [
-        Expression(element, f"decision table {table.id}, input {i.label or i.id}", i.expression, "eval", file)
+        Expression(table.id, f"decision table {table.id}, input {_column(i)}", i.expression, "eval", file)
         for i in table.inputs
         if i.expression
     ]
     for rule in table.rules:
-        where = f"decision table {table.id}, row {rule.row_number}"
+        where = f"decision table {table.id}, {_rule(rule)}"
         for entry in rule.inputEntries:
             for text in entry.lhs:
                 if text is not None:
-                    found.append(Expression(element, f"{where}, input entry", text, "dmn-input", file))
+                    what = f"{where}, input {_column(entry.input)}"
+                    found.append(Expression(table.id, what, text, "dmn-input", file))
         for entry in rule.outputEntries:
             if entry.text:
-                found.append(Expression(element, f"{where}, output {entry.output.name}", entry.text, "eval", file))
+                what = f"{where}, output {_column(entry.output)}"
+                found.append(Expression(table.id, what, entry.text, "eval", file))
     return found
+
+
+def _rule(rule: Any) -> str:
+    return f"rule {rule.row_number} ({rule.id})" if rule.id else f"rule {rule.row_number}"
+
+
+def _column(column: Any) -> str:
+    """A table's column as the modeler shows it: an output by its name, an input by its label
+    and the expression it reads."""
+    expression = getattr(column, "expression", None)
+    if expression and column.label:
+        return f"{column.label} ({expression})"
+    return str(column.name or column.label or expression or column.id)
 
 
 def _compile(expression: Expression) -> Expression | Problem:
@@ -161,10 +196,13 @@ def _compile(expression: Expression) -> Expression | Problem:
     message = ""
     for candidate in candidates:
         try:
-            compile(candidate.source, f"<{expression.element}>", candidate.mode)
+            compile_restricted(candidate.source, candidate.mode)
         except SyntaxError as exc:
             message = str(exc.msg)  # the last reading tried: "dmninputexpr <entry>" for an entry
             continue
+        except ScriptRefused as exc:
+            what = f"{expression.what} {expression.source!r} is not allowed in a diagram: {exc}"
+            return Problem(expression.element, what, expression.file)
         return candidate
     return Problem(
         expression.element, f"{expression.what} {expression.source!r} is not valid Python: {message}", expression.file
@@ -200,17 +238,15 @@ def _check_form(task_spec: Any, file: str | None) -> list[Problem]:
     return problems
 
 
-def _check_duration_cells(task_spec: Any, table_files: dict[str, str]) -> list[Problem]:
+def _check_duration_cells(table: Any, file: str | None) -> list[Problem]:
     """A table cell that is an ISO 8601 duration is a time limit or interval: it must read and
     be longer than zero (a zero reminder interval would fire for ever)."""
-    element = element_id(task_spec)
-    table = task_spec.dmnEngine.decision_table
     problems: list[Problem] = []
     for rule in table.rules:
         for entry in rule.outputEntries:
             if not entry.text:
                 continue
-            what = f"decision table {table.id}, row {rule.row_number}, output {entry.output.name}"
+            what = f"decision table {table.id}, {_rule(rule)}, output {_column(entry.output)}"
             try:
                 value = ast.literal_eval(entry.text)
             except (ValueError, SyntaxError):
@@ -220,12 +256,57 @@ def _check_duration_cells(task_spec: Any, table_files: dict[str, str]) -> list[P
             try:
                 limit = TimeLimit.parse(value)
             except ValueError as exc:
-                problems.append(Problem(element, f"{what}: {exc}", table_files.get(table.id)))
+                problems.append(Problem(table.id, f"{what}: {exc}", file))
                 continue
             if limit.days == 0 and limit.seconds == 0:
-                message = f"{what}: {value!r} must be longer than zero"
-                problems.append(Problem(element, message, table_files.get(table.id)))
+                problems.append(Problem(table.id, f"{what}: {value!r} must be longer than zero", file))
     return problems
+
+
+def _check_process_fits(spec: BpmnProcessSpec) -> list[Problem]:
+    """The process id and name fit the columns that store them, on every database."""
+    checks = [("process id", spec.name, _length(ProcessVersion.process_id))]
+    checks.append(("process name", spec.description or spec.name, _length(ProcessVersion.name)))
+    return [
+        Problem(spec.name, f"{what} is {len(value)} characters long; {_at_most(limit)}", spec.file)
+        for what, value, limit in checks
+        if len(value) > limit
+    ]
+
+
+def _check_fits(task_spec: Any, file: str | None) -> list[Problem]:
+    """What a case stores of an element fits its column: its id (a task's, a timer's, an audit
+    event's), a person's task's title, the case status it sets, a timer's kind and colour.
+    PostgreSQL refuses a longer value, SQLite keeps it: checked here, the same on both."""
+    element = element_id(task_spec)
+    properties = getattr(task_spec, "extensions", {}).get("properties", {})
+    values = [("element id", element if getattr(task_spec, "bpmn_id", None) else "", _length(Task.task))]
+    if getattr(task_spec, "manual", False):
+        title = properties.get("title") or task_spec.bpmn_name or element
+        values.append(("title", title, _length(Task.title)))
+    values += [
+        ("property status", properties.get("status") or "", _length(Case.status)),
+        ("property kind", properties.get("kind") or "", _length(Timer.kind)),
+        ("property deadline_state", properties.get("deadline_state") or "", _length(Task.deadline_state)),
+    ]
+    return [
+        Problem(element, f"{what} {_shortened(value)!r} is {len(value)} characters long; {_at_most(limit)}", file)
+        for what, value, limit in values
+        if len(value) > limit
+    ]
+
+
+def _at_most(limit: int) -> str:
+    return f"at most {limit} are stored"
+
+
+def _shortened(value: str) -> str:
+    return value if len(value) <= 40 else f"{value[:40]}…"
+
+
+def _length(column: Any) -> int:
+    """The length of a String column of engine/models.py."""
+    return int(column.property.columns[0].type.length)
 
 
 # --- 2. lanes are roles ----------------------------------------------------------------------

@@ -17,6 +17,9 @@ Timer expressions are also evaluated, on sample task data built from the same so
 - each DMN output's value in the first row of its table that gives it one (the cell evaluated
   on the data above);
 - each script run on all of that, as often as needed for scripts reading others' results.
+All of it runs as cases run it: restricted, with the time limit (engine/sandbox.py), so a
+deploy check has no side effects; a script or cell that runs past the limit, or does what
+diagrams may not, on the sample is refused (`refused`), naming its element.
 The result must be what the timer needs: an ISO 8601 instant (timeDate), duration
 (timeDuration) or R[n]/<instant>/<interval> cycle (timeCycle). One sample cannot prove every row
 of a table right (the deploy checks every duration cell on its own), but it proves that the
@@ -41,6 +44,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 
+from .sandbox import BUILTINS, ScriptRefused, compile_restricted
 from .timers import parse_cycle  # the cycle format our clocked timers accept, read the same way
 
 # What CaseRuntime.report_case gives the start event, with sample values of the right type.
@@ -64,7 +68,7 @@ FORM_START_DATA: dict[str, Any] = {"case_no": "20261125-0001"}  # besides the st
 FIELD_SAMPLES: dict[str, Any] = {"boolean": True, "text": "样例", "department": "JD03", "duration": "P1D"}
 # The DMN engine's name for the input value ("?") in an input entry; it is not task data.
 DMN_INPUT = "dmninputexpr"
-_BUILTINS = frozenset(dir(builtins))
+_PYTHON_BUILTINS = frozenset(dir(builtins))
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,11 @@ class Unread:
     suggestion: str | None  # the closest name something provides, with what provides it
 
     def message(self) -> str:
+        if self.name in _PYTHON_BUILTINS:
+            return (
+                f"{self.expression.what} {self.expression.source!r} reads {self.name!r}, a Python built-in a "
+                f"diagram may not use (it has its own functions and {', '.join(sorted(BUILTINS))})"
+            )
         hint = f"; did you mean {self.suggestion}?" if self.suggestion else ""
         return (
             f"{self.expression.what} {self.expression.source!r} reads {self.name!r}, which nothing provides "
@@ -103,6 +112,15 @@ class TimerFailure:
     because: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A script or table cell that, run on the sample, ran past the time limit or did what a
+    diagram may not (engine/sandbox.py)."""
+
+    element: str
+    message: str
+
+
 @dataclass
 class DiagramData:
     """The names a set of task specs provides, and sample task data for evaluating timers."""
@@ -111,6 +129,7 @@ class DiagramData:
     sample: dict[str, Any] = field(default_factory=dict)
     # element -> (why its script failed on the sample, the names that script would have set)
     script_failures: dict[str, tuple[str, set[str]]] = field(default_factory=dict)
+    refused: list[Refusal] = field(default_factory=list)
 
     @classmethod
     def of(
@@ -136,7 +155,7 @@ class DiagramData:
 
     def unread(self, expressions: Iterable[Expression], known: Iterable[str]) -> list[Unread]:
         """Names each expression reads that nothing provides, with the closest provided name."""
-        available = set(self.provided) | set(known) | _BUILTINS
+        available = set(self.provided) | set(known) | set(BUILTINS)
         found: list[Unread] = []
         for expression in expressions:
             for name in sorted(read_names(expression.source, expression.mode) - available - {DMN_INPUT}):
@@ -185,10 +204,14 @@ class DiagramData:
             self.provided.setdefault(output.name, f"output of decision table {table.id}, called by {element}")
             for rule in table.rules:
                 entry = next((e for e in rule.outputEntries if e.output is output and e.text), None)
-                if entry is None:
+                if entry is None or not _compiles(entry.text, "eval"):
                     continue
                 try:
                     value = script_engine.environment.evaluate(entry.text, dict(self.sample))
+                except ScriptRefused as exc:
+                    where = f"decision table {table.id}, rule {rule.row_number} ({rule.id}), output {output.name}"
+                    self.refused.append(Refusal(table.id, f"{where} {entry.text!r}, run on sample data: {exc}"))
+                    continue
                 except Exception:  # a cell that fails is reported by the name and syntax checks
                     continue
                 self.sample.setdefault(output.name, value)
@@ -203,7 +226,13 @@ class DiagramData:
             for element, script in waiting:
                 context = dict(self.sample)
                 try:
+                    if not _compiles(script, "exec"):  # reported by the syntax check
+                        raise SyntaxError("the script does not compile")
                     script_engine.environment.execute(script, context)
+                except ScriptRefused as exc:  # not run again: once past the time limit is enough
+                    self.refused.append(Refusal(element, f"script, run on sample data: {exc}"))
+                    self.script_failures[element] = (f"{type(exc).__name__}: {exc}", assigned_names(script))
+                    continue
                 except Exception as exc:  # kept to explain a timer that needed its result
                     self.script_failures[element] = (f"{type(exc).__name__}: {exc}", assigned_names(script))
                     failed.append((element, script))
@@ -214,6 +243,14 @@ class DiagramData:
             if len(failed) == len(waiting):
                 return
             waiting = failed
+
+
+def _compiles(source: str, mode: str) -> bool:
+    try:
+        compile_restricted(source, mode)
+    except (SyntaxError, ScriptRefused):
+        return False
+    return True
 
 
 def started_from_form(task_spec: Any) -> bool:

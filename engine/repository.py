@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .calendar import BusinessCalendar
 from .clock import Clock
-from .definition_checks import DeployRefused, Problem, check_specs
+from .definition_checks import DeployRefused, Problem, check_specs, check_table
 from .definition_diff import VersionComparison, compare
 from .errors import InvalidField, NotFound
 from .history import record
 from .models import Case, DefinitionFile, ProcessVersion
+from .sandbox import DEFAULT_TIME_LIMIT
 from .scripting import GridflowScriptEngine
 from .serialization import Specs, WorkflowCodec
 from .timers import use_our_clock
@@ -46,10 +47,17 @@ class Deployment:
 
 
 class DefinitionRepository:
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, codec: WorkflowCodec) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        codec: WorkflowCodec,
+        script_time_limit: float = DEFAULT_TIME_LIMIT,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._codec = codec
+        self._script_time_limit = script_time_limit  # of each expression the checks evaluate
         self._specs: dict[int, Specs] = {}  # ProcessVersion.id -> parsed spec; versions never change
         self._check_engine: GridflowScriptEngine | None = None  # made at the first deploy that checks
 
@@ -84,7 +92,11 @@ class DefinitionRepository:
             return Deployment(files=[], processes=[])
 
         latest = {p.process_id: p for p in self.latest_processes(session)}
-        built = self._build(contents, stored_sha256={process_id: p.sha256 for process_id, p in latest.items()})
+        built = self._build(
+            contents,
+            stored_sha256={process_id: p.sha256 for process_id, p in latest.items()},
+            changed_files={name for name, _ in changed},
+        )
         now = self._clock.now()
         files: list[DefinitionFile] = []
         for name, text in changed:
@@ -134,6 +146,10 @@ class DefinitionRepository:
     def _check_upload(upload: Upload) -> str:
         if Path(upload.name).suffix not in KINDS or Path(upload.name).name != upload.name:
             raise InvalidField("file", "must be a .bpmn or .dmn file name without folders")
+        longest = DefinitionFile.__table__.c.name.type.length
+        if len(upload.name) > longest:
+            message = f"the file name is {len(upload.name)} characters long; at most {longest} are stored"
+            raise DeployRefused([Problem(None, message, upload.name)])
         if len(upload.content) > MAX_FILE_BYTES:
             raise InvalidField("file", f"is larger than {MAX_FILE_BYTES // 1024 // 1024} MB")
         try:
@@ -141,12 +157,15 @@ class DefinitionRepository:
         except UnicodeDecodeError as exc:
             raise InvalidField("file", "must be UTF-8 text") from exc
 
-    def _build(self, contents: dict[str, str], stored_sha256: dict[str, str]) -> dict[str, tuple[str, str]]:
+    def _build(
+        self, contents: dict[str, str], stored_sha256: dict[str, str], changed_files: set[str]
+    ) -> dict[str, tuple[str, str]]:
         """Parse the whole candidate set and return its new and changed processes: process id ->
         (name, serialized specs), compared with the sha256 of each process's newest stored
         version. Raises DeployRefused with every problem when any file or process fails the
-        parser, or a new or changed process fails our checks. Files that do not read stop it
-        there: their processes cannot be built to check."""
+        parser, a new or changed BPMN file holds no process, a table of a new or changed DMN
+        file fails our checks (called or not), or a new or changed process fails them. Files
+        that do not read stop it there: their processes cannot be built to check."""
         parser = SpiffBpmnParser(validator=VALIDATOR)
         problems: list[Problem] = []
         for name, text in sorted(contents.items()):
@@ -163,6 +182,11 @@ class DefinitionRepository:
                 problems.append(Problem(None, str(exc), name))
         if problems:
             raise DeployRefused(problems)
+        problems += _files_without_process(parser, changed_files)
+        unread_tables = _parse_tables(parser, changed_files)
+        if unread_tables:  # the processes calling them cannot be built to check
+            raise DeployRefused(problems + unread_tables)
+        problems += _check_tables(parser, changed_files)
         table_files = _decision_table_files(parser)
         built = {}
         for process_id in parser.get_process_ids():
@@ -188,7 +212,7 @@ class DefinitionRepository:
                 continue
             built[process_id] = (specs[0].description or process_id, spec_json)
         if problems:
-            raise DeployRefused(problems)
+            raise DeployRefused(list(dict.fromkeys(problems)))  # a cell checked with its table and its caller
         return built
 
     def _checking_engine(self) -> GridflowScriptEngine:
@@ -196,7 +220,7 @@ class DefinitionRepository:
         diagrams call. The office's own hours and extra days do not matter there, only that an
         expression gives a value; the holiday tables take a moment to build, hence on demand."""
         if self._check_engine is None:
-            self._check_engine = GridflowScriptEngine(BusinessCalendar(), self._clock)
+            self._check_engine = GridflowScriptEngine(BusinessCalendar(), self._clock, self._script_time_limit)
         return self._check_engine
 
     # --- reading ----------------------------------------------------------------------------
@@ -342,6 +366,68 @@ class DefinitionRepository:
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _files_without_process(parser: SpiffBpmnParser, changed_files: set[str]) -> list[Problem]:
+    """A new or changed BPMN file must hold an executable process: stored without one, it
+    would be a file version that nothing runs."""
+    with_process = {p.filename for p in parser.process_parsers.values() if p.process_executable}
+    return [
+        Problem(None, "holds no executable process (bpmn:process with isExecutable=\"true\")", name)
+        for name in sorted(changed_files)
+        if KINDS[Path(name).suffix] == "bpmn" and name not in with_process
+    ]
+
+
+def _parse_tables(parser: SpiffBpmnParser, changed_files: set[str]) -> list[Problem]:
+    """Parse the decision tables of new or changed DMN files; the problem of each that does
+    not parse (an output cell that is no Python), naming the cell by table, rule and column."""
+    problems: list[Problem] = []
+    for dmn in parser.dmn_parsers.values():
+        if dmn.filename not in changed_files:
+            continue
+        try:
+            dmn.parse()
+        except ValidationException as exc:
+            problems.append(_cell_problem(dmn, exc))
+        except SpiffWorkflowException as exc:
+            problems.append(Problem(None, str(exc), dmn.filename))
+    return problems
+
+
+def _cell_problem(dmn: Any, exc: ValidationException) -> Problem:
+    """The parser names a bad cell by its own id; an administrator looks for its table, rule and
+    column, as the other checks name a cell."""
+    found = dmn.node.xpath(".//*[@id=$id]", id=exc.id) if exc.id else []
+    cell = found[0] if found else None
+    rule = cell.getparent() if cell is not None else None
+    if rule is None or _local(rule) != "rule":
+        return Problem(exc.id or None, str(exc), dmn.filename)
+    table = rule.getparent()
+    kind = _local(cell).removesuffix("Entry")  # input | output
+    row = [c for c in table if _local(c) == "rule"].index(rule) + 1
+    column = [c for c in rule if _local(c) == _local(cell)].index(cell)
+    headers = [c for c in table if _local(c) == kind]
+    header = headers[column] if column < len(headers) else None
+    name = (header.get("name") or header.get("label") or header.get("id")) if header is not None else column + 1
+    where = f"decision table {table.get('id')}, rule {row} ({rule.get('id')}), {kind} {name}"
+    return Problem(table.get("id"), f"{where}: {exc.args[0]}", dmn.filename)
+
+
+def _local(node: Any) -> str:
+    """An XML element's name without its namespace; "" for a comment."""
+    return etree.QName(node).localname if isinstance(node.tag, str) else ""
+
+
+def _check_tables(parser: SpiffBpmnParser, changed_files: set[str]) -> list[Problem]:
+    """Every decision table of a new or changed DMN file, whether a diagram calls it or not."""
+    return [
+        problem
+        for dmn in parser.dmn_parsers.values()
+        if dmn.filename in changed_files
+        for table in dmn.decision.decisionTables
+        for problem in check_table(table, dmn.filename)
+    ]
 
 
 def _decision_table_files(parser: SpiffBpmnParser) -> dict[str, str]:

@@ -1,8 +1,9 @@
 """SpiffWorkflow's script engine, bound to our clock and calendar.
 
 A diagram's scripts, expressions and timers see one instant per command: every deadline
-computed in one transaction starts from the same "now", whichever clock is in use. Diagrams are
-deployed by administrators and trusted; their Python runs with these functions beside the data.
+computed in one transaction starts from the same "now", whichever clock is in use. A diagram's
+Python runs restricted (engine/sandbox.py), with these functions beside the data and a time
+limit on each evaluation.
 """
 from __future__ import annotations
 
@@ -11,25 +12,27 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
 from .calendar import WORKING, BusinessCalendar
 from .clock import Clock
+from .sandbox import DEFAULT_TIME_LIMIT, RestrictedEnvironment
 
 
 class GridflowScriptEngine(PythonScriptEngine):  # type: ignore[misc]
-    def __init__(self, calendar: BusinessCalendar, clock: Clock) -> None:
+    def __init__(self, calendar: BusinessCalendar, clock: Clock, time_limit: float = DEFAULT_TIME_LIMIT) -> None:
         self.calendar = calendar
         self.clock = clock
         self._instant: ContextVar[datetime | None] = ContextVar(f"gridflow_instant_{id(self)}", default=None)
         super().__init__(
-            environment=TaskDataEnvironment(
+            environment=RestrictedEnvironment(
                 {
                     "deadline_after": self.deadline_after,
                     "after": self.after,
                     "warning_at": self.warning_at,
                     "reminder_cycle": self.reminder_cycle,
-                }
+                },
+                time_limit,
             )
         )
 

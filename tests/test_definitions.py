@@ -183,7 +183,7 @@ def test_broken_files_are_refused_with_the_parsers_message_and_running_cases_go_
         assert "not valid Python" in refused["error"]
     unclosed = TIME_LIMITS.replace('<text>"urgent"</text>', '<text>"urgent</text>')
     refused = upload(api, "time_limits.dmn", unclosed, 422)
-    assert refused["element"] == "decide_time_limits" and "input entry" in refused["error"]
+    assert refused["element"] == "time_limits_table" and "rule 2 (time_limits_urgent), input" in refused["error"]
 
     assert upload(api, "notes.txt", "hello", 422)["field"] == "file"
     assert api.get("/api/definitions", "admin") == before

@@ -151,9 +151,12 @@ def test_a_timer_whose_expression_raises_on_sample_data_is_refused(api: Api) -> 
     assert "fails on sample data" in message and "lunar" in message
 
 
-def test_a_broken_table_cell_names_the_dmn_file(api: Api) -> None:
+def test_a_broken_table_cell_names_the_table_the_rule_and_the_column_not_the_task_calling_it(api: Api) -> None:
     answer = refused(api, "time_limits.dmn", changed(TIME_LIMITS, '<text>"urgent"</text>', '<text>"urgent</text>'))
-    assert (answer["element"], answer["file"]) == ("decide_time_limits", "time_limits.dmn")
+    assert (answer["element"], answer["file"]) == ("time_limits_table", "time_limits.dmn")
+    [message] = messages(answer)["time_limits_table"]
+    where = "decision table time_limits_table, rule 2 (time_limits_urgent), input 紧急程度 (urgency)"
+    assert message.startswith(where), message
 
 
 @pytest.fixture

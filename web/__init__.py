@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, request, session
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import Forbidden as HTTPForbidden
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as HTTPNotFound
@@ -86,10 +87,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_reference.bp)
     app.register_error_handler(HTTPException, api.http_error)
-    app.before_request(pages.refuse_nul_characters)
+    app.before_request(pages.refuse_unstorable_text)
     app.after_request(_security_headers)
-    # A page's own forms show a bad field beside it; what reaches here is a hand-made request.
-    app.register_error_handler(InvalidField, lambda error: (f"{error.field}: {error.reason}", 400))
+    app.register_error_handler(InvalidField, _refused_field)
     # The pages' answer to the engine saying no; the API's blueprint answers in JSON instead.
     app.register_error_handler(Forbidden, lambda error: pages.error_page(HTTPForbidden()))
     app.register_error_handler(NotFound, lambda error: api.http_error(HTTPNotFound()))
@@ -129,6 +129,20 @@ def _security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+def _refused_field(error: InvalidField) -> Any:
+    """A field refused where no blueprint answers for itself (the door's check of every request,
+    a path no route serves): under /api the API's JSON, under /open311 the standard's error list,
+    else a page. A page's own forms show a bad field beside it; what reaches here is a hand-made
+    request, and what it said is echoed only through the page's escaping template."""
+    from . import api, open311, pages
+
+    if request.path.startswith(api.bp.url_prefix or "/api"):
+        return api.engine_error(error)
+    if request.path.startswith(open311.bp.url_prefix or "/open311"):
+        return open311.http_error(BadRequest(f"{error.field}: {error.reason}"))
+    return pages.error_page(BadRequest(), refused=error)
 
 
 def _language() -> str:

@@ -113,7 +113,9 @@ def engine_error(error: GridflowError) -> tuple[Response, int]:
 def http_error(error: HTTPException) -> Any:
     """Registered on the app: routing errors (404, 405, 413) never reach a blueprint."""
     if request.path.startswith(bp.url_prefix or "/api"):
-        return jsonify({"error": error.description}), error.code or 500
+        # A 405 names the methods the path takes in Allow, as a page's does.
+        allowed = [(name, value) for name, value in error.get_headers() if name == "Allow"]
+        return jsonify({"error": error.description}), error.code or 500, allowed
     if request.path.startswith(open311.bp.url_prefix or "/open311"):
         return open311.http_error(error)  # in the standard's error format
     return pages.error_page(error)

@@ -195,7 +195,7 @@ def export(table: str, kind: str) -> Response:
         rows = _tables(period)[table]
         name = f"{table}-{period.start.isoformat()}-{period.end.isoformat()}"
     headings = [label for _, label in COLUMNS[table]]
-    values = [[row.get(key) for key, _ in COLUMNS[table]] for row in rows]
+    values = [[inert_cell(row.get(key)) for key, _ in COLUMNS[table]] for row in rows]
     if kind == "csv":
         text = io.StringIO()
         writer = csv.writer(text)
@@ -216,6 +216,19 @@ def export(table: str, kind: str) -> Response:
         body = out.getvalue()
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={name}.{kind}"})
+
+
+# What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list): a department
+# named '=HYPERLINK("http://evil.example","x")' would become a live link in the assessor's Excel.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_cell(value: Any) -> Any:
+    """A cell both exports write: text that a spreadsheet would run as a formula gets a leading
+    apostrophe, and shows as the text it is; numbers (negative ones too) stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 @bp.errorhandler(InvalidField)

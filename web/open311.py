@@ -274,7 +274,8 @@ def _engine_error(error: GridflowError) -> Response:
 
 
 def http_error(error: HTTPException) -> Response:
-    """Routing errors under /open311 (unknown path, wrong method, too large), for the app's handler."""
-    answer = _errors(error.code or 500, error.description or error.name)
+    """Routing errors under /open311 (unknown path, wrong method, too large) and a field the
+    door refused before any route ("field: reason"), for the app's handlers."""
+    answer = _errors(error.code or 500, _labelled(error.description or error.name))
     answer.headers.extend((name, value) for name, value in error.get_headers() if name == "Allow")
     return answer

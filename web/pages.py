@@ -11,7 +11,7 @@ from flask import Response, render_template, request, send_file, url_for
 from flask_babel import gettext, lazy_pgettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.urls import iri_to_uri
 
 from engine.errors import InvalidField
@@ -92,12 +92,17 @@ STALE_FORM = (
 )
 
 
-def error_page(error: HTTPException) -> tuple[str, int, list[tuple[str, str]]]:
+def error_page(error: HTTPException, refused: InvalidField | None = None) -> tuple[str, int, list[tuple[str, str]]]:
+    """The page in the site's language; a refused field (a hand-made request the page's own
+    form never sends) is named below it, as text: the template escapes what the request said."""
     code = error.code or 500
     anchor, heading, explanation = STALE_FORM if isinstance(error, CSRFError) else ERROR_PAGES.get(
         code, ("error", _l("出错了"), _l("请求未能完成，请稍后重试。"))
     )
-    page = render_template("errors/page.html", code=code, anchor=anchor, heading=heading, explanation=explanation)
+    page = render_template(
+        "errors/page.html", code=code, anchor=anchor, heading=heading, explanation=explanation, refused=refused,
+        back=back_to_referrer(),
+    )
     # The error's own headers (a 405's Allow) stay; the page brings its own content type.
     headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
     return page, code, headers
@@ -175,27 +180,79 @@ def time_left(gridflow: Any, due_at: str | None, now: datetime) -> dict[str, Any
     return {"overdue": seconds < 0, "words": duration_words(seconds), "seconds": seconds}
 
 
-def refuse_nul_characters() -> None:
-    """PostgreSQL text cannot hold the character U+0000 (SQLite can): every request, page or
-    API, is refused at the door naming the field, instead of failing in the database with a 500."""
-    body = request.get_json(silent=True)
+# Text the database cannot store: PostgreSQL text holds no U+0000, and neither database takes a
+# lone surrogate (U+D800 to U+DFFF, half of a pair; a JSON escape like "\ud800" makes one).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# How deep a JSON body may nest: the deepest form field is a list of objects, a few levels down.
+JSON_DEPTH_LIMIT = 32
+
+
+def refuse_unstorable_text() -> None:
+    """Every request, page or API, is checked at the door: a field holding text that cannot be
+    stored, or a JSON body nested past any form, is refused naming the field, instead of
+    failing in the database or in a recursive walk with a 500."""
     fields = [
         *request.args.items(multi=True),
         *(request.view_args or {}).items(),
         *request.form.items(multi=True),
         *((name, upload.filename or "") for name, upload in request.files.items(multi=True)),
-        *(body.items() if isinstance(body, dict) else []),
     ]
+    body = _json_body()
+    if isinstance(body, dict):
+        fields.extend(body.items())
+    elif body is not None:
+        fields.append(("body", body))
     for name, value in fields:
-        if _holds_nul(value):
-            raise InvalidField(name, "must not contain the character U+0000")
+        if isinstance(name, str) and UNSTORABLE.search(name):
+            raise InvalidField(printable(name), _refusal(name))
+        problem = _unstorable(value)
+        if problem:
+            raise InvalidField(printable(name), problem)
 
 
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
+def printable(text: str) -> str:
+    """Text with its unstorable characters written as escapes, fit to echo in an answer: a
+    lone surrogate cannot even be encoded as UTF-8."""
+    return UNSTORABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+def _json_body() -> Any:
+    """The request's JSON body, or None without one. A body that says it is JSON and cannot be
+    read (bad syntax, bad UTF-8, nested past the parser's recursion) is refused as the field
+    `body`: 422 under /api as its OpenAPI document says, 400 for a page."""
+    if not request.is_json or not request.get_data(cache=True):
+        return None
+    try:
+        return request.get_json()
+    except RecursionError as exc:
+        raise InvalidField("body", f"must not nest more than {JSON_DEPTH_LIMIT} levels deep") from exc
+    except BadRequest as exc:
+        raise InvalidField("body", "must be readable JSON (Content-Type: application/json)") from exc
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why a field's value cannot be stored, or None: a walk over nested JSON with a stack of
+    its own, so that no depth of nesting reaches Python's recursion limit."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if UNSTORABLE.search(item):
+                return _refusal(item)
+        elif isinstance(item, dict | list):
+            if depth > JSON_DEPTH_LIMIT:
+                return f"must not nest more than {JSON_DEPTH_LIMIT} levels deep"
+            if isinstance(item, dict):
+                for key, inner in item.items():
+                    if UNSTORABLE.search(key):
+                        return _refusal(key)
+                    stack.append((inner, depth + 1))
+            else:
+                stack.extend((inner, depth + 1) for inner in item)
+    return None
+
+
+def _refusal(text: str) -> str:
+    found = UNSTORABLE.search(text)
+    assert found is not None
+    return f"must not contain the character U+{ord(found.group()):04X}"
