@@ -549,7 +549,16 @@ def _api_paths() -> dict[str, Schema]:
                     "200": _json(_ref("Session"), "logged in"),
                     "401": _error("wrong username or password"),
                     "422": INVALID,
+                    "429": _error("too many failed logins for this user or from this address: try again after "
+                                  "Retry-After seconds (`field` is username)"),
                 },
+            }
+        },
+        "/api/logout": {
+            "post": secured
+            | {
+                "summary": "end every token and page session of the caller",
+                "responses": {"204": {"description": "logged out everywhere"}, "401": UNAUTHENTICATED},
             }
         },
         "/api/categories": {
@@ -590,17 +599,8 @@ def _api_paths() -> dict[str, Schema]:
                     _query("page", {"type": "integer", "minimum": 1, "maximum": INTEGER_MAX}),
                     _query("per_page", {"type": "integer", "minimum": 1, "maximum": 200}),
                 ],
-                    "429": _error("too many failed logins for this user or from this address: try again after "
-                                  "Retry-After seconds (`field` is username)"),
                 "responses": {"200": _json(_ref("CasePage"), "a page"), "401": UNAUTHENTICATED, "422": INVALID},
             },
-        },
-        "/api/logout": {
-            "post": secured
-            | {
-                "summary": "end every token and page session of the caller",
-                "responses": {"204": {"description": "logged out everywhere"}, "401": UNAUTHENTICATED},
-            }
         },
         "/api/processes": {
             "get": secured
