@@ -24,9 +24,13 @@ DEFAULT_WORKING_HOURS: tuple[tuple[time, time], ...] = (
     (time(13, 30), time(17, 30)),
 )
 
+# ASCII digits only: \d and int() would take ２ or ٢ as 2. A number has at most
+# DURATION_DIGITS digits - a year in seconds (PT31536000S) has 8 - so int() never meets
+# Python's own 4,300-digit limit, and the refusal is ours, naming the field.
+DURATION_DIGITS = 9
 _DURATION = re.compile(
-    r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+    r"P(?:(?P<weeks>[0-9]+)W)?(?:(?P<days>[0-9]+)D)?"
+    r"(?:T(?:(?P<hours>[0-9]+)H)?(?:(?P<minutes>[0-9]+)M)?(?:(?P<seconds>[0-9]+)S)?)?"
 )
 
 
@@ -53,6 +57,11 @@ class TimeLimit:
         """Seconds on a 24-hour day: only for comparing two limits, never for deadlines."""
         return self.days * 86400 + self.seconds
 
+    def length(self, day_seconds: int) -> int:
+        """Seconds when a day is `day_seconds` long: the working seconds of a working day on the
+        working calendar (P1D is 7.5 hours of work, not 24), 86400 on the natural one."""
+        return self.days * day_seconds + self.seconds
+
     def in_words(self) -> str:
         """As the office writes a limit, e.g. 2天4小时; days are the case's calendar's days."""
         hours, rest = divmod(self.seconds, 3600)
@@ -63,9 +72,12 @@ class TimeLimit:
     @classmethod
     def parse(cls, text: str) -> TimeLimit:
         """Read an ISO 8601 duration such as P1D, PT2H, PT30M or P2DT4H."""
-        match = _DURATION.match(text.strip()) if isinstance(text, str) else None
+        match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
         if not match or text.strip() in ("P", "PT") or text.strip().endswith("T"):
-            raise ValueError(f"not an ISO 8601 duration (e.g. P1D, PT2H, PT30M): {text!r}")
+            shown = repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "..."
+            raise ValueError(f"not an ISO 8601 duration (e.g. P1D, PT2H, PT30M): {shown}")
+        if any(len(number) > DURATION_DIGITS for number in match.groups() if number):
+            raise ValueError(f"a number in a duration has at most {DURATION_DIGITS} digits")
         part = {k: int(v or 0) for k, v in match.groupdict().items()}
         return cls(
             days=part["weeks"] * 7 + part["days"],
@@ -124,6 +136,18 @@ class BusinessCalendar:
         local = self._add_working_seconds(local, limit.seconds)
         return local.astimezone(UTC)
 
+    def length(self, limit: str | TimeLimit, calendar: str = WORKING) -> int:
+        """How long a limit is on the case's calendar, in that calendar's seconds: what a cap
+        on a limit (an extension of at most P30D) compares, so that PT720H - 96 working days -
+        is not taken for 30 days."""
+        if isinstance(limit, str):
+            limit = TimeLimit.parse(limit)
+        if calendar == NATURAL:
+            return limit.length(86400)
+        if calendar != WORKING:
+            raise ValueError(f"unknown calendar {calendar!r}; expected one of {CALENDARS}")
+        return limit.length(self.working_day_seconds)
+
     def warning_point(
         self, deadline: datetime, limit: str | TimeLimit, share: float, calendar: str = WORKING
     ) -> datetime:
@@ -133,12 +157,9 @@ class BusinessCalendar:
             limit = TimeLimit.parse(limit)
         if not 0 <= share <= 1:
             raise ValueError(f"warning share must be between 0 and 1, not {share}")
+        left = self.length(limit, calendar) * (1 - share)
         if calendar == NATURAL:
-            left = (limit.days * 86400 + limit.seconds) * (1 - share)
             return (deadline - timedelta(seconds=left)).astimezone(UTC)
-        if calendar != WORKING:
-            raise ValueError(f"unknown calendar {calendar!r}; expected one of {CALENDARS}")
-        left = (limit.days * self.working_day_seconds + limit.seconds) * (1 - share)
         return self._subtract_working_seconds(deadline.astimezone(self.tz), round(left)).astimezone(UTC)
 
     def seconds_between(self, start: datetime, end: datetime, calendar: str = WORKING) -> int:

@@ -2,6 +2,7 @@
 holiday package does not know yet (China publishes each year's 调休 in the autumn before)."""
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -13,6 +14,7 @@ from .clock import Clock
 from .errors import InvalidField, NotFound
 from .history import record
 from .models import CalendarDay
+from .reference import column_text
 
 KINDS = {"holiday": "节假日（休息）", "working": "调休上班"}
 
@@ -42,8 +44,7 @@ class CalendarDays:
         parsed = _parse_day(day)
         if not isinstance(kind, str) or kind not in KINDS:  # an object or a list cannot be looked up
             raise InvalidField("kind", f"must be one of: {', '.join(KINDS)}")
-        if not isinstance(note, str) or len(note) > 128:
-            raise InvalidField("note", "must be text of at most 128 characters")
+        note = column_text(CalendarDay.note, "note", note)
         with self._sessions.begin() as session:
             row = session.get(CalendarDay, parsed)
             before = row.kind if row else None
@@ -79,8 +80,15 @@ class CalendarDays:
         self.reload()
 
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _parse_day(day: Any) -> date:
+    """Only YYYY-MM-DD: date.fromisoformat also reads 2030-W01-1 (a week date, 2029-12-31) and
+    20300101, and a table of days the administrator types must mean the day he sees."""
     try:
+        if not isinstance(day, str) or not _DAY.fullmatch(day):
+            raise ValueError(day)
         return date.fromisoformat(day)
-    except (TypeError, ValueError) as exc:
+    except ValueError as exc:
         raise InvalidField("day", "must be a date like 2027-02-20") from exc

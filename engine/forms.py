@@ -75,9 +75,12 @@ def clean_submission(
     form: Mapping[str, FormField],
     submitted: Any,
     is_required: Callable[[str, dict[str, Any]], bool],
+    length: Callable[[TimeLimit], int] = TimeLimit.magnitude,
 ) -> dict[str, Any]:
     """The submitted values checked and normalised; every declared field is present (None when
-    left out) so that a value from an earlier round never leaks into this one."""
+    left out) so that a value from an earlier round never leaks into this one. `length` measures
+    a duration on the case's calendar (BusinessCalendar.length) for comparing it with its field's
+    `max`: on the working calendar P30D is 30 working days and PT720H is 96 of them."""
     if not isinstance(submitted, dict):
         raise InvalidField("fields", "must be a JSON object of field values")
     for name in submitted:
@@ -88,7 +91,7 @@ def clean_submission(
         value = submitted.get(name)
         if isinstance(value, str):
             value = value.strip()
-        cleaned[name] = None if value in (None, "") else _check_value(spec, value)
+        cleaned[name] = None if value in (None, "") else _check_value(spec, value, length)
     for name, spec in form.items():
         if cleaned[name] is None:
             needed = spec.required or (spec.required_if is not None and bool(is_required(spec.required_if, cleaned)))
@@ -123,7 +126,7 @@ def answers(form: Mapping[str, FormField], cleaned: Mapping[str, Any], departmen
     return shown
 
 
-def _check_value(spec: FormField, value: Any) -> Any:
+def _check_value(spec: FormField, value: Any, length: Callable[[TimeLimit], int]) -> Any:
     if spec.type == "boolean":
         if not isinstance(value, bool):
             raise InvalidField(spec.name, "must be true or false")
@@ -145,7 +148,7 @@ def _check_value(spec: FormField, value: Any) -> Any:
             raise InvalidField(spec.name, str(exc)) from exc
         if limit.days == 0 and limit.seconds == 0:
             raise InvalidField(spec.name, "must be longer than zero")
-        if spec.max and limit.magnitude() > TimeLimit.parse(spec.max).magnitude():
+        if spec.max and length(limit) > length(TimeLimit.parse(spec.max)):
             raise InvalidField(spec.name, f"must be at most {spec.max}")
         return value
     return value  # a department code: the caller checks it against the directory

@@ -80,10 +80,10 @@ class ReferenceData:
 
     def add_zone(self, actor_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
         with self._command("zone", actor_id, fields) as (session, actor):
-            code = _code(fields, "code", 8)
+            code = _code(fields, "code", Zone.code)
             if session.get(Zone, code) is not None:
                 raise InvalidField("code", f"zone {code} exists already")
-            zone = Zone(code=code, name=_text(fields, "name", 64))
+            zone = Zone(code=code, name=_text(fields, "name", Zone.name))
             session.add(zone)
             self._record(session, actor, "zone", code, None, _zone(zone))
         return _zone(zone)
@@ -93,7 +93,7 @@ class ReferenceData:
             zone = _get(session, Zone, code, "zone")
             before = _zone(zone)
             _fixed(fields, before, "code")
-            zone.name = _text(fields, "name", 64)
+            zone.name = _text(fields, "name", Zone.name)
             self._record(session, actor, "zone", code, before, _zone(zone))
         return _zone(zone)
 
@@ -101,11 +101,11 @@ class ReferenceData:
 
     def add_department(self, actor_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
         with self._command("department", actor_id, fields) as (session, actor):
-            code = _code(fields, "code", 16)
+            code = _code(fields, "code", Department.code)
             if session.get(Department, code) is not None:
                 raise InvalidField("code", f"department {code} exists already")
             department = Department(
-                code=code, name=_text(fields, "name", 64), kind=_choice(fields, "kind", DEPARTMENT_KINDS)
+                code=code, name=_text(fields, "name", Department.name), kind=_choice(fields, "kind", DEPARTMENT_KINDS)
             )
             session.add(department)
             self._record(session, actor, "department", code, None, _department(department))
@@ -116,7 +116,7 @@ class ReferenceData:
             department = _get(session, Department, code, "department")
             before = _department(department)
             _fixed(fields, before, "code")
-            name, kind = _text(fields, "name", 64), _choice(fields, "kind", DEPARTMENT_KINDS)
+            name, kind = _text(fields, "name", Department.name), _choice(fields, "kind", DEPARTMENT_KINDS)
             if department.kind == "street" and kind != "street":
                 territory = list(session.scalars(select(Grid.code).where(Grid.territory_department_code == code)))
                 if territory:
@@ -131,7 +131,7 @@ class ReferenceData:
 
     def add_grid(self, actor_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
         with self._command("grid", actor_id, fields) as (session, actor):
-            code = _code(fields, "code", 16)
+            code = _code(fields, "code", Grid.code)
             if session.get(Grid, code) is not None:
                 raise InvalidField("code", f"grid {code} exists already")
             grid = Grid(code=code, **_grid_fields(session, fields))
@@ -154,12 +154,12 @@ class ReferenceData:
 
     def add_category(self, actor_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
         with self._command("category", actor_id, fields) as (session, actor):
-            code = _code(fields, "code", 16)
+            code = _code(fields, "code", Category.code)
             if session.get(Category, code) is not None:
                 raise InvalidField("code", f"category {code} exists already")
             family = _choice(fields, "family", FAMILIES)
-            class_code = _code(fields, "class_code", 8)
-            class_name = _text(fields, "class_name", 32)
+            class_code = _code(fields, "class_code", Category.class_code)
+            class_name = _text(fields, "class_name", Category.class_name)
             named = _class_name(session, family, class_code)
             if named is not None and named != class_name:
                 raise InvalidField(
@@ -185,7 +185,7 @@ class ReferenceData:
             category = _get(session, Category, code, "category")
             before = _category(category)
             _fixed(fields, before, "code", "family", "class_code")
-            class_name = _text(fields, "class_name", 32)
+            class_name = _text(fields, "class_name", Category.class_name)
             for attribute, value in _category_fields(session, fields).items():
                 setattr(category, attribute, value)
             renamed: list[str] = []
@@ -206,7 +206,7 @@ class ReferenceData:
 
     def add_user(self, actor_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
         with self._command("user", actor_id, fields) as (session, actor):
-            username = _text(fields, "username", 64)
+            username = _text(fields, "username", User.username)
             if not USERNAME.fullmatch(username):
                 raise InvalidField("username", USERNAME_RULE)
             if session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -317,22 +317,44 @@ def _fixed(fields: Mapping[str, Any], stored: dict[str, Any], *names: str) -> No
             raise InvalidField(name, f"is fixed once created ({stored[name]}); only names and settings change")
 
 
-def _text(fields: Mapping[str, Any], name: str, limit: int) -> str:
-    value = fields.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise InvalidField(name, "required")
+def column_text(column: Any, name: str, value: Any) -> str:
+    """`value` if the column holds it, else an error naming the field `name`: text, no longer
+    than the column's String length (read from the model, so a check never drifts from its
+    column; PostgreSQL refuses what is longer, SQLite would keep it), without U+0000 (PostgreSQL
+    refuses it) and encodable as UTF-8 (a lone surrogate from JSON's \\ud800 is not)."""
     if not isinstance(value, str):
         raise InvalidField(name, "must be text")
-    value = value.strip()
     if "\x00" in value:
         raise InvalidField(name, "must not contain the character U+0000")
-    if len(value) > limit:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidField(name, "must be Unicode text (a lone surrogate is not)") from exc
+    limit = column.type.length
+    if limit is not None and len(value) > limit:
         raise InvalidField(name, f"must be at most {limit} characters")
     return value
 
 
-def _code(fields: Mapping[str, Any], name: str, limit: int) -> str:
-    value = _text(fields, name, limit)
+def _fits(column: Any, value: Any) -> bool:
+    """Whether the column could hold the value: a code that cannot is not looked up (it exists
+    nowhere, and PostgreSQL would refuse the query)."""
+    try:
+        column_text(column, "", value)
+    except InvalidField:
+        return False
+    return True
+
+
+def _text(fields: Mapping[str, Any], name: str, column: Any) -> str:
+    value = fields.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InvalidField(name, "required")
+    return column_text(column, name, value.strip() if isinstance(value, str) else value)
+
+
+def _code(fields: Mapping[str, Any], name: str, column: Any) -> str:
+    value = _text(fields, name, column)
     if not CODE.fullmatch(value):
         raise InvalidField(name, CODE_RULE)
     return value
@@ -365,14 +387,14 @@ def _existing(session: Session, model: type[Any], fields: Mapping[str, Any], nam
     code = _optional_code(fields, name)
     if code is None:
         return None
-    row = session.get(model, code)
+    row = session.get(model, column_text(model.code, name, code))
     if row is None:
         raise InvalidField(name, f"unknown {what} {code!r}")
     return row
 
 
 def _grid_fields(session: Session, fields: Mapping[str, Any]) -> dict[str, Any]:
-    name = _text(fields, "name", 64)
+    name = _text(fields, "name", Grid.name)
     zone = _existing(session, Zone, fields, "zone", "zone")
     if zone is None:
         raise InvalidField("zone", "required")
@@ -386,7 +408,7 @@ def _grid_fields(session: Session, fields: Mapping[str, Any]) -> dict[str, Any]:
 
 def _category_fields(session: Session, fields: Mapping[str, Any]) -> dict[str, Any]:
     """What a category's change may touch besides its class name."""
-    name = _text(fields, "name", 64)
+    name = _text(fields, "name", Category.name)
     owner = _existing(session, Department, fields, "owner_department", "department")
     return {
         "name": name,
@@ -408,7 +430,7 @@ class _Account:
 
 
 def _user_fields(session: Session, fields: Mapping[str, Any]) -> _Account:
-    display_name = _text(fields, "display_name", 64)
+    display_name = _text(fields, "display_name", User.display_name)
     department = _existing(session, Department, fields, "department", "department")
     zone = _existing(session, Zone, fields, "zone", "zone")
     roles = fields.get("roles")
@@ -494,14 +516,14 @@ def _release_tasks_out_of_reach(session: Session, user: User, actor: User, now: 
 
 
 def _get(session: Session, model: type[Any], code: str, what: str) -> Any:
-    row = session.get(model, code) if isinstance(code, str) else None
+    row = session.get(model, code) if _fits(model.code, code) else None
     if row is None:
         raise NotFound(f"{what} {code!r} does not exist")
     return row
 
 
 def _user_named(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username)) if isinstance(username, str) else None
+    user = session.scalar(select(User).where(User.username == username)) if _fits(User.username, username) else None
     if user is None:
         raise NotFound(f"user {username!r} does not exist")
     return user

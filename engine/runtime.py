@@ -534,7 +534,9 @@ class CaseRuntime:
             except Exception as exc:  # a broken required_if is the diagram's fault, not the user's
                 raise ProcessError(f"{spiff_task.task_spec.bpmn_id}: required_if {expression!r}: {exc}") from exc
 
-        cleaned = clean_submission(form, submitted, is_required)
+        calendar = str(spiff_task.data.get("calendar") or WORKING)  # a duration's cap counts as its deadline will
+        length = self._script_engine.calendar.length
+        cleaned = clean_submission(form, submitted, is_required, lambda limit: length(limit, calendar))
         for name, spec in form.items():
             code = cleaned[name]
             if spec.type == "department" and code is not None and session.get(Department, code) is None:
@@ -575,11 +577,17 @@ def may_start(user: User, start: SpiffTask) -> bool:
 
 
 def _task_of(session: Session, user: User, task_id: int) -> Task:
-    """The task row, if it exists and is the user's to work on."""
+    """The task row, if it exists and is the user's to work on. One of the lane who finds it
+    claimed by another is late (Conflict), not shut out (Forbidden): of twenty claiming at once,
+    one gets it and the other nineteen hear the same thing, whether they read the row before
+    the winner's claim or after it."""
     row = session.get(Task, task_id)
     if row is None:
         raise NotFound(f"task {task_id} does not exist")
     if not may_act(user, row):
+        unclaimed = Task(role=row.role, department_code=row.department_code, zone_code=row.zone_code)
+        if row.assignee_id is not None and may_act(user, unclaimed):
+            raise Conflict(f"task {task_id} was claimed by someone else")
         raise Forbidden("this task is not yours")
     return row
 
