@@ -103,13 +103,14 @@ class Directory:
         with self._sessions() as session:
             user = session.get(User, user_id)
         if user is None or not user.active or user.credential_version != credential_version:
-            raise NotAuthenticated("this login has ended (logged out, new password or account deactivated); log in again")
+            raise NotAuthenticated("this login has ended (logged out, new password or deactivated); log in again")
         return user
 
     def log_out(self, user_id: int) -> None:
         """Ends every session cookie and API token of the user, on every device."""
         with self._sessions.begin() as session:
-            session.execute(update(User).where(User.id == user_id).values(credential_version=User.credential_version + 1))
+            next_version = User.credential_version + 1
+            session.execute(update(User).where(User.id == user_id).values(credential_version=next_version))
 
     def user(self, user_id: int) -> User:
         with self._sessions() as session:

@@ -117,7 +117,8 @@ def test_a_new_password_ends_the_old_cookie_and_token(app: Flask, api: Api, grid
     token = api.token("operator")
     admin = logged_in(app, "admin")
 
-    changed = post_form(admin, "/admin/reference/users/operator/edit", user_form(gridflow, "operator", password=NEW_PASSWORD))
+    form = user_form(gridflow, "operator", password=NEW_PASSWORD)
+    changed = post_form(admin, "/admin/reference/users/operator/edit", form)
     assert changed.status_code == 302, changed.get_data(as_text=True)
 
     refused_page(thief)
@@ -217,6 +218,7 @@ def test_twenty_failures_from_one_address_lock_the_address(app: Flask, api: Api,
 def test_failures_older_than_the_window_are_forgotten_and_a_success_clears_the_account(
     api: Api, clock: ManualClock, gridflow: Gridflow
 ) -> None:
+    assert api_login(api, "nobody", "guess").status_code == 401
     for _ in range(4):
         assert api_login(api, "operator", "guess").status_code == 401
     assert api_login(api, "operator").status_code == 200  # clears the account's four
@@ -229,6 +231,7 @@ def test_failures_older_than_the_window_are_forgotten_and_a_success_clears_the_a
     with gridflow.sessions() as session:
         keys = set(session.scalars(select(LoginFailure.key)))
     assert "user:operator" not in keys and "addr:127.0.0.1" in keys
+    assert "user:nobody" not in keys  # a failure after its window removed it
 
 
 def test_an_unknown_user_and_a_wrong_password_answer_alike_and_both_count(
