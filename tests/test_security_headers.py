@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from playwright.sync_api import Page, expect
+from playwright.sync_api import ConsoleMessage, Page, expect
 
 from engine import WORKFLOWS_DIR, Gridflow
 from engine.clock import ManualClock
@@ -96,7 +96,8 @@ def deploy_scripted_diagram(gridflow: Gridflow) -> None:
     the engine ignores it, a browser showing the file as XML would run it."""
     xml = (WORKFLOWS_DIR / "case_lifecycle.bpmn").read_text()
     assert PROCESS_START in xml
-    scripted = xml.replace(PROCESS_START, f"{PROCESS_START}<bpmn:extensionElements>{EVIL_SCRIPT}</bpmn:extensionElements>")
+    extension = f"<bpmn:extensionElements>{EVIL_SCRIPT}</bpmn:extensionElements>"
+    scripted = xml.replace(PROCESS_START, PROCESS_START + extension)
     scripted = scripted.replace('value="立案审核"', 'value="立案审核（新）"')  # a new process version too
     deployment = gridflow.repository.deploy([Upload("case_lifecycle.bpmn", scripted.encode())], "admin")
     assert [(f.name, f.version) for f in deployment.files] == [("case_lifecycle.bpmn", 2)]
@@ -230,9 +231,9 @@ def watched(page: Page) -> Callable[[], list[str]]:
     the function returned lists them (the violations of the page open now) and starts again."""
     problems: list[str] = []
 
-    def on_console(message: object) -> None:
-        text = f"{message.text} {message.location.get('url', '')}"  # type: ignore[attr-defined]
-        if message.type == "error" and not any(noise in text for noise in EXPECTED_NOISE):  # type: ignore[attr-defined]
+    def on_console(message: ConsoleMessage) -> None:
+        text = f"{message.text} {message.location.get('url', '')}"
+        if message.type == "error" and not any(noise in text for noise in EXPECTED_NOISE):
             problems.append(f"console: {text}")
 
     page.on("console", on_console)
