@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.config import Config
 from flask import Flask
@@ -19,7 +20,7 @@ from werkzeug.security import generate_password_hash
 from engine import Gridflow, Settings
 from engine.clock import ManualClock
 from engine.db import MIGRATIONS
-from engine.directory import LOCK, NO_ACCOUNTS_HASH
+from engine.directory import LOCK, NO_ACCOUNTS_HASH, LoginThrottled
 from engine.models import LoginFailure, User
 
 from .conftest import START, Api, csrf, logged_in, user_id
@@ -280,3 +281,15 @@ def test_the_upgrade_gives_existing_users_version_zero(tmp_path: Path) -> None:
         assert set(session.scalars(select(User.credential_version))) == {0}
     assert gridflow.directory.log_in("operator", "demo", "127.0.0.1") is not None
     gridflow.close()
+
+
+def test_two_processes_count_the_same_failures(gridflow: Gridflow, database_url: str, clock: ManualClock) -> None:
+    other = Gridflow(Settings(database_url, clock=clock))  # another worker process's engine
+    try:
+        for directory in (gridflow.directory, other.directory) * 2 + (gridflow.directory,):
+            assert directory.log_in("operator", "guess", "10.0.0.7") is None
+        for directory in (gridflow.directory, other.directory):
+            with pytest.raises(LoginThrottled):
+                directory.log_in("operator", "demo", "10.0.0.8")
+    finally:
+        other.close()
