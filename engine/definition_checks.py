@@ -98,7 +98,9 @@ def check_specs(specs: Specs, script_engine: PythonScriptEngine, table_files: di
     unread = data.unread(compiled, known=script_engine.environment.globals)
     names = [Problem(u.expression.element, u.message(), u.expression.file) for u in unread]
     # A timer that reads a name nothing provides is reported once, by the name check.
+    # Nor does a timer whose data comes from a script refused on the sample.
     unevaluable = {u.expression.element for u in unread} | {p.element for p in readable}
+    unevaluable |= {r.element for r in data.refused}
     files = {element_id(task_spec): file for task_spec, file in owned} | {
         table_id: file for table_id, file in table_files.items()
     }

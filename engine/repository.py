@@ -411,7 +411,7 @@ def _cell_problem(dmn: Any, exc: ValidationException) -> Problem:
     header = headers[column] if column < len(headers) else None
     name = (header.get("name") or header.get("label") or header.get("id")) if header is not None else column + 1
     where = f"decision table {table.get('id')}, rule {row} ({rule.get('id')}), {kind} {name}"
-    return Problem(table.get("id"), f"{where}: {exc.args[0]}", dmn.filename)
+    return Problem(table.get("id"), f"{where}: {str(exc.args[0]).strip()}", dmn.filename)
 
 
 def _local(node: Any) -> str:

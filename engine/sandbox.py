@@ -43,10 +43,14 @@ MAX_INT_BITS = 100_000  # bits of an integer a single operation may make (about 
 
 
 class ScriptRefused(SpiffWorkflowException):  # type: ignore[misc]
-    """A diagram's Python did what diagrams may not, or ran past its time limit."""
+    """A diagram's Python did what diagrams may not, or ran past its time limit; `element`
+    names the script task, once the script engine knows it."""
+
+    element: str | None = None
 
     def __str__(self) -> str:
-        return ". ".join([str(self.args[0]), *self.notes])
+        where = f"{self.element}: " if self.element else ""
+        return where + ". ".join([str(self.args[0]), *self.notes])
 
 
 class ScriptTimeLimit(ScriptRefused):

@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
+from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.task import Task as SpiffTask
 
 from .calendar import WORKING, BusinessCalendar
 from .clock import Clock
-from .sandbox import DEFAULT_TIME_LIMIT, RestrictedEnvironment
+from .sandbox import DEFAULT_TIME_LIMIT, RestrictedEnvironment, ScriptRefused
 
 
 class GridflowScriptEngine(PythonScriptEngine):  # type: ignore[misc]
@@ -35,6 +37,14 @@ class GridflowScriptEngine(PythonScriptEngine):  # type: ignore[misc]
                 time_limit,
             )
         )
+
+    def execute(self, task: SpiffTask, script: str, external_context: dict[str, Any] | None = None) -> Any:
+        """Run a script task's script; a refusal names the task, as a broken expression does."""
+        try:
+            return super().execute(task, script, external_context)
+        except ScriptRefused as exc:
+            exc.element = exc.element or task.task_spec.bpmn_id
+            raise
 
     def now(self) -> datetime:
         return self._instant.get() or self.clock.now()
