@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta
@@ -108,7 +109,9 @@ _DATA = (str, int, float, list, tuple, dict, set, frozenset, type(None), date, d
 _DATA_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
 # str methods whose argument is a size: checked, as `*` is.
 _SIZED_STR_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
-_GUARDED_OPERATORS = {ast.Add: "+", ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<"}
+_GUARDED_OPERATORS = {ast.Add: "+", ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Mod: "%"}
+# The widths and precisions of a %-format ("%10000000000s" would fill memory in one step).
+_PERCENT_SIZES = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add,
     "-": operator.sub,
@@ -154,6 +157,16 @@ class _DiagramPolicy(RestrictingNodeTransformer):  # type: ignore[misc]
     def visit_Lambda(self, node: ast.Lambda) -> ast.Lambda:
         node = super().visit_Lambda(node)
         node.body = ast.BoolOp(op=ast.Or(), values=[_step_call(), node.body])  # _step_() gives None
+        return node
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.FormattedValue:
+        """f"{x:>10}": a width written out and small; a computed one could be any size."""
+        node = super().visit_FormattedValue(node)
+        for part in node.format_spec.values if isinstance(node.format_spec, ast.JoinedStr) else []:
+            if not isinstance(part, ast.Constant):
+                self.error(node, "a computed format width or precision is not allowed")
+            elif any(int(digits) > MAX_SIZE for digits in re.findall(r"\d+", str(part.value))):
+                self.error(node, f"a format width or precision over {MAX_SIZE:,} is not allowed")
         return node
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
@@ -299,7 +312,7 @@ def _write(ob: Any) -> Any:
 
 def _inplacevar(op: str, left: Any, right: Any) -> Any:
     symbol = op.removesuffix("=")
-    if symbol in ("+", "*", "**", "<<"):
+    if symbol in ("+", "*", "**", "<<", "%"):
         return _operate(symbol, left, right)
     return _OPERATORS[symbol](left, right)
 
@@ -330,6 +343,10 @@ def _result_size(symbol: str, left: Any, right: Any) -> str | None:
             return f"an integer of about {bits:,.0f} bits"
     elif symbol == "<<" and _integers(left, right) and left and right > MAX_INT_BITS:
         return f"an integer of about {right:,} bits"
+    elif symbol == "%" and isinstance(left, str):
+        for size in (s for match in _PERCENT_SIZES.finditer(left) for s in match.groups() if s):
+            if size == "*" or int(size) > MAX_SIZE:
+                return f"a string with a width or precision of {size}"
     return None
 
 

@@ -228,7 +228,17 @@ def environment() -> RestrictedEnvironment:
 
 @pytest.mark.parametrize(
     "expression",
-    ["10 ** 10 ** 10", "'x' * 10 ** 10", "[0] * 10 ** 10", "1 << 10 ** 10", "range(10 ** 12)", "'x'.zfill(10 ** 10)"],
+    [
+        "10 ** 10 ** 10",
+        "'x' * 10 ** 10",
+        "[0] * 10 ** 10",
+        "1 << 10 ** 10",
+        "range(10 ** 12)",
+        "'x'.zfill(10 ** 10)",
+        "'%10000000000s' % 'x'",
+        "f'{1:>10000000000}'",
+        "f'{1:>{10 ** 10}}'",
+    ],
 )
 def test_a_single_operation_too_large_to_make_is_refused_at_once(
     environment: RestrictedEnvironment, expression: str
