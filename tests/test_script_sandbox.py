@@ -40,7 +40,9 @@ def minimal(process_id: str = "minimal", name: str = "最小流程", end_status:
     <bpmn:sequenceFlow id="minimal_flow" sourceRef="minimal_start" targetRef="minimal_end" />
     <bpmn:endEvent id="minimal_end">
       <bpmn:extensionElements>
-        <spiffworkflow:properties><spiffworkflow:property name="status" value="{end_status}" /></spiffworkflow:properties>
+        <spiffworkflow:properties>
+          <spiffworkflow:property name="status" value="{end_status}" />
+        </spiffworkflow:properties>
       </bpmn:extensionElements>
       <bpmn:incoming>minimal_flow</bpmn:incoming>
     </bpmn:endEvent>
@@ -263,5 +265,6 @@ def test_long_work_without_a_while_loop_stops_at_the_time_limit(
 
 def test_a_script_leaves_its_data_and_nothing_of_the_machinery(environment: RestrictedEnvironment) -> None:
     data: dict[str, Any] = {"limits": {"a": 1}}
-    environment.execute("a, b = 1, 2\nfor k, v in limits.items(): c = k\nn = 1\nn *= 3\nd = {}\nd['x'] = double(n)", data)
+    script = "a, b = 1, 2\nfor k, v in limits.items(): c = k\nn = 1\nn *= 3\nd = {}\nd['x'] = double(n)"
+    environment.execute(script, data)
     assert data == {"limits": {"a": 1}, "a": 1, "b": 2, "k": "a", "v": 1, "c": "a", "n": 3, "d": {"x": 6}}
