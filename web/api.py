@@ -155,8 +155,6 @@ def login() -> Response | tuple[Response, int, dict[str, str]]:
     )
 
 
-# --- reference data ---------------------------------------------------------------------------
-
 @bp.post("/logout")
 @login_required
 def logout() -> tuple[str, int]:
@@ -164,6 +162,8 @@ def logout() -> tuple[str, int]:
     engine().directory.log_out(g.user.id)
     return "", 204
 
+
+# --- reference data ---------------------------------------------------------------------------
 
 @bp.get("/categories")
 @login_required
