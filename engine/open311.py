@@ -19,7 +19,7 @@ from .clock import Clock
 from .errors import InvalidField, NotAuthenticated, NotFound
 from .history import record
 from .models import AuditEvent, Case, Category, Department, Open311Client, Task, User
-from .runtime import REPORT_TEXT_LIMITS, CaseRuntime
+from .runtime import CaseRuntime
 
 CHANNEL = "web"  # 网站: a portal's reports are verified on site first, like any citizen's
 # Our report's field -> the standard's name for it.
@@ -37,7 +37,6 @@ MEDIA_URL_LENGTH = 2048
 DESCRIPTION_LENGTH = 4000  # the standard's
 # What a case's description holds (a hotline's or a collector's report too): a longer Open311
 # description is cut there, and kept whole in the report event's source.
-CASE_DESCRIPTION_LENGTH = REPORT_TEXT_LIMITS["description"]
 ADDRESS_ID_LENGTH = 128
 ZIPCODE_LENGTH = 16
 CLIENT_NAME_LENGTH = 64
@@ -192,7 +191,7 @@ class ServiceRequests:
             "grid": _text(form, "attribute[grid]"),
             "urgency": _text(form, "attribute[urgency]") or "normal",
             "address": address,
-            "description": _shortened(description, CASE_DESCRIPTION_LENGTH) or service_name,
+            "description": description or service_name,
             "channel": CHANNEL,
         }
         source = {
@@ -201,7 +200,6 @@ class ServiceRequests:
             "lat_long": position,
             "media_url": media_url,
             **place,
-            "description": description if len(description) > CASE_DESCRIPTION_LENGTH else None,
         }
         try:
             case_id = self._runtime.report_case(
@@ -340,10 +338,6 @@ def _checked_text(form: Mapping[str, str], name: str, limit: int) -> str:
     if len(value) > limit:
         raise InvalidField(name, f"must be at most {limit} characters")
     return value
-
-
-def _shortened(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _comma_list(value: str | None) -> list[str]:

@@ -47,7 +47,7 @@ CHANNELS = {
 }
 STARTED_BY_FORM = "internal"  # the channel of a case started from a process's own start form
 OPENING_ACTIONS = ("report", "start")  # the commands that create a case
-REPORT_TEXT_LIMITS = {"description": 2000, "address": 256}
+REPORT_TEXT_LIMITS = {"description": 4000, "address": 256}  # 4000: Open311's limit, so a citizen's text is kept whole
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ SCHEMAS: dict[str, Schema] = {
         {
             "category": STRING,
             "grid": STRING,
-            "description": {"type": "string", "maxLength": 2000},
+            "description": {"type": "string", "maxLength": 4000},
             "address": {"type": "string", "maxLength": 256},
             "urgency": {"type": "string", "enum": list(URGENCIES)},
             "channel": {"type": "string", "enum": list(CHANNELS)},
@@ -938,6 +938,15 @@ def _open311_paths() -> dict[str, Schema]:
     }
 
 
+def _with_unreadable_bodies(paths: dict[str, Schema]) -> dict[str, Schema]:
+    """Every operation that reads a JSON body answers 400 for one it cannot read at all."""
+    for operations in paths.values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation["responses"].setdefault("400", _error("the body is not readable JSON"))
+    return paths
+
+
 def openapi_document() -> Schema:
     return {
         "openapi": "3.0.3",
@@ -947,7 +956,7 @@ def openapi_document() -> Schema:
             "description": "The JSON API of the supervision and command centres (/api, Bearer token from "
             "POST /api/login) and Open311 GeoReport v2 for outside systems (/open311/v2).",
         },
-        "paths": _api_paths() | _open311_paths(),
+        "paths": _with_unreadable_bodies(_api_paths()) | _open311_paths(),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {
