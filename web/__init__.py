@@ -36,6 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PHOTO_DIR=os.environ.get("GRIDFLOW_PHOTO_DIR"),
         WORKFLOW_CACHE_SIZE=int(os.environ.get("GRIDFLOW_WORKFLOW_CACHE_SIZE", "1000")),
         SAMPLING_COUNT=int(os.environ.get("GRIDFLOW_SAMPLING_COUNT", "11")),
+        SCRIPT_TIME_LIMIT=float(os.environ.get("GRIDFLOW_SCRIPT_TIME_LIMIT", "1")),
         JSON_AS_ASCII=False,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
@@ -62,6 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             photo_dir=Path(app.config["PHOTO_DIR"]) if app.config["PHOTO_DIR"] else None,
             workflow_cache_size=app.config["WORKFLOW_CACHE_SIZE"],
             sampling_count=app.config["SAMPLING_COUNT"],
+            script_time_limit=app.config["SCRIPT_TIME_LIMIT"],
             clock=app.config.get("CLOCK") or SystemClock(),
         )
     )

@@ -85,6 +85,7 @@ _STATUS: dict[type[GridflowError], int] = {
     NotFound: 404,
     Conflict: 409,
     InvalidField: 422,
+    pages.UnreadableBody: 400,  # no field of it could be read
     DefinitionError: 422,
     DeployRefused: 422,
     ProcessError: 500,

@@ -187,6 +187,10 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 JSON_DEPTH_LIMIT = 32
 
 
+class UnreadableBody(InvalidField):
+    """A request body that cannot be read at all: 400, where a readable body's bad field is 422."""
+
+
 def refuse_unstorable_text() -> None:
     """Every request, page or API, is checked at the door: a field holding text that cannot be
     stored, or a JSON body nested past any form, is refused naming the field, instead of
@@ -219,15 +223,15 @@ def printable(text: str) -> str:
 def _json_body() -> Any:
     """The request's JSON body, or None without one. A body that says it is JSON and cannot be
     read (bad syntax, bad UTF-8, nested past the parser's recursion) is refused as the field
-    `body`: 422 under /api as its OpenAPI document says, 400 for a page."""
+    `body` with 400: there is no field in it to be wrong."""
     if not request.is_json or not request.get_data(cache=True):
         return None
     try:
         return request.get_json()
     except RecursionError as exc:
-        raise InvalidField("body", f"must not nest more than {JSON_DEPTH_LIMIT} levels deep") from exc
+        raise UnreadableBody("body", f"must not nest more than {JSON_DEPTH_LIMIT} levels deep") from exc
     except BadRequest as exc:
-        raise InvalidField("body", "must be readable JSON (Content-Type: application/json)") from exc
+        raise UnreadableBody("body", "must be readable JSON (Content-Type: application/json)") from exc
 
 
 def _unstorable(value: Any) -> str | None:
