@@ -293,3 +293,28 @@ def test_two_processes_count_the_same_failures(gridflow: Gridflow, database_url:
                 directory.log_in("operator", "demo", "10.0.0.8")
     finally:
         other.close()
+
+
+def test_behind_a_trusted_proxy_the_clients_address_is_counted(database_url: str, clock: ManualClock, tmp_path: Path) -> None:
+    from web import create_app
+
+    app = create_app(
+        {"DATABASE_URL": database_url, "CLOCK": clock, "SECRET_KEY": "test", "TESTING": True,
+         "INSTANCE_PATH": str(tmp_path / "instance"), "TRUSTED_PROXIES": 1}
+    )
+    try:
+        client = app.test_client()
+
+        def login(username: str, password: str, client_address: str) -> int:
+            answer = client.post(
+                "/api/login", json={"username": username, "password": password},
+                environ_base={"REMOTE_ADDR": "10.9.9.9"}, headers={"X-Forwarded-For": client_address},
+            )
+            return answer.status_code
+
+        for n in range(20):
+            assert login(f"nobody{n}", "guess", "203.0.113.5") == 401
+        assert login("operator", "demo", "203.0.113.5") == 429  # that client is locked ...
+        assert login("operator", "demo", "203.0.113.6") == 200  # ... not everyone behind the proxy
+    finally:
+        app.extensions["gridflow"].close()

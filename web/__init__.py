@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import Forbidden as HTTPForbidden
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from engine import Gridflow, Settings
@@ -37,6 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         WORKFLOW_CACHE_SIZE=int(os.environ.get("GRIDFLOW_WORKFLOW_CACHE_SIZE", "1000")),
         SAMPLING_COUNT=int(os.environ.get("GRIDFLOW_SAMPLING_COUNT", "11")),
         SCRIPT_TIME_LIMIT=float(os.environ.get("GRIDFLOW_SCRIPT_TIME_LIMIT", "1")),
+        TRUSTED_PROXIES=int(os.environ.get("GRIDFLOW_TRUSTED_PROXIES", "0")),
         JSON_AS_ASCII=False,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
@@ -53,6 +55,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind a reverse proxy the connection's address is the proxy's: login throttling needs
+        # the client's, and links need the scheme and host the client used.
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
 
     gridflow = Gridflow(
         Settings(
