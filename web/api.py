@@ -7,31 +7,58 @@ from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from spectree import Response as Answers
 from werkzeug.exceptions import HTTPException
 
-from engine.case_migration import MigrationRequest
-from engine.definition_checks import DeployRefused
-from engine.directory import LoginThrottled
-from engine.errors import (
+from engine import (
     Conflict,
     DefinitionError,
+    DeployRefused,
     Forbidden,
     GridflowError,
     InvalidField,
+    LoginThrottled,
+    MigrationRequest,
     NotAuthenticated,
     NotFound,
     ProcessError,
+    Upload,
 )
-from engine.repository import Upload
 
+from . import api_schemas as schemas
 from . import open311, pages
+from .api_schemas import ROW_ID, api_spec
 from .auth import engine
-from .openapi import INTEGER_MAX, ROW_ID, openapi_document
+from .openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 View = TypeVar("View", bound=Callable[..., Any])
 # Row ids are 32-bit integers on PostgreSQL: a larger number is no row, and SQLite would fail to
 # bind it at all (a 500 instead of a 404).
+
+# Each view names its bodies and answers once, in api.validate: spectree checks the request against
+# them before the view runs (a refused field is a 422 {error, field}) and web/openapi.py documents them.
+# Decorators run top down: the token, then the administrator, then the body.
+BEARER: dict[str, list[str]] = {"bearer": []}
+OPEN: dict[str, Any] = {}  # no token: login, health, this document
+UNAUTHENTICATED = (schemas.Error, "no valid Bearer token")
+FORBIDDEN = (schemas.Error, "not yours to read or do")
+NOT_FOUND = (schemas.Error, "no such thing")
+INVALID = (schemas.Error, "a bad field: `field` names it")
+CONFLICT = (schemas.Error, "already completed, claimed or changed meanwhile")
+
+
+def validate(security: dict[str, Any] = BEARER, **kwargs: Any) -> Callable[[View], View]:
+    return cast(Callable[[View], View], api_spec.validate(security=security, **kwargs))
+
+
+def body() -> Any:
+    """The request body as its model, checked."""
+    return request.context.json  # type: ignore[attr-defined]
+
+
+def query() -> Any:
+    return request.context.query  # type: ignore[attr-defined]
 
 
 def _tokens() -> URLSafeTimedSerializer:
@@ -57,24 +84,17 @@ def login_required(view: View) -> View:
     return cast(View, wrapped)
 
 
-def json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidField("body", "must be a JSON object (Content-Type: application/json)")
-    return body
+def admin_only(what: str) -> Callable[[View], View]:
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if "admin" not in g.user.role_names:
+                raise Forbidden(f"only an administrator {what}")
+            return view(*args, **kwargs)
 
+        return cast(View, wrapped)
 
-def _int_arg(name: str, default: int) -> int:
-    value = request.args.get(name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise InvalidField(name, "must be a whole number") from exc
-    if not 0 <= number <= INTEGER_MAX:  # a negative LIMIT or OFFSET is an error on PostgreSQL
-        raise InvalidField(name, f"must be a whole number from 0 to {INTEGER_MAX}")
-    return number
+    return decorate
 
 
 # --- errors: each engine error is one status with a JSON body ----------------------------------
@@ -125,23 +145,37 @@ def http_error(error: HTTPException) -> Any:
 # --- session ----------------------------------------------------------------------------------
 
 @bp.get("/health")
+@validate(OPEN, resp=Answers(HTTP_200=(schemas.Health, "ok")))
 def health() -> Response:
+    """is the service up"""
     return jsonify({"status": "ok"})
 
 
 @bp.get("/openapi.json")
+@validate(OPEN, resp=Answers(HTTP_200=(schemas.OpenAPIDocument, "the OpenAPI document")))
 def openapi() -> Response:
+    """this document"""
     return jsonify(openapi_document())
 
 
 @bp.post("/login")
+@validate(
+    OPEN,
+    json=schemas.Login,
+    resp=Answers(
+        HTTP_200=(schemas.Session, "logged in"),
+        HTTP_401=(schemas.Error, "wrong username or password"),
+        HTTP_422=INVALID,
+        HTTP_429=(
+            schemas.Error,
+            "too many failed logins for this user or from this address: try again after Retry-After seconds "
+            "(`field` is username)",
+        ),
+    ),
+)
 def login() -> Response | tuple[Response, int, dict[str, str]]:
-    body = json_body()
-    username, password = body.get("username"), body.get("password")
-    if not isinstance(username, str) or not username:
-        raise InvalidField("username", "required")
-    if not isinstance(password, str) or not password:
-        raise InvalidField("password", "required")
+    """a token for 12 hours"""
+    username, password = body().username, body().password
     try:
         user = engine().directory.log_in(username, password, request.remote_addr or "")
     except LoginThrottled as refused:
@@ -158,8 +192,9 @@ def login() -> Response | tuple[Response, int, dict[str, str]]:
 
 @bp.post("/logout")
 @login_required
+@validate(resp=Answers(HTTP_204=(None, "logged out everywhere"), HTTP_401=UNAUTHENTICATED))
 def logout() -> tuple[str, int]:
-    """Ends every token and page session of the caller, not only the token of this call."""
+    """end every token and page session of the caller, not only the token of this call"""
     engine().directory.log_out(g.user.id)
     return "", 204
 
@@ -168,19 +203,25 @@ def logout() -> tuple[str, int]:
 
 @bp.get("/categories")
 @login_required
+@validate(resp=Answers(HTTP_200=(list[schemas.Category], "every category"), HTTP_401=UNAUTHENTICATED))
 def categories() -> Response:
+    """the classification of problems"""
     return jsonify(engine().directory.categories())
 
 
 @bp.get("/grids")
 @login_required
+@validate(resp=Answers(HTTP_200=(list[schemas.Grid], "every grid"), HTTP_401=UNAUTHENTICATED))
 def grids() -> Response:
+    """the grids with their zone and territory department"""
     return jsonify(engine().directory.grids())
 
 
 @bp.get("/departments")
 @login_required
+@validate(resp=Answers(HTTP_200=(list[schemas.Department], "every department"), HTTP_401=UNAUTHENTICATED))
 def departments() -> Response:
+    """the departments"""
     return jsonify(engine().directory.departments())
 
 
@@ -188,75 +229,128 @@ def departments() -> Response:
 
 @bp.post("/cases")
 @login_required
+@validate(
+    json=schemas.Report,
+    resp=Answers(HTTP_201=(schemas.Reported, "the new case"), HTTP_401=UNAUTHENTICATED, HTTP_422=INVALID),
+)
 def report_case() -> tuple[Response, int]:
-    case_id = engine().runtime.report_case(g.user.id, json_body())
+    """上报: report a case"""
+    case_id = engine().runtime.report_case(g.user.id, body().model_dump())
     case = engine().cases.case(case_id, g.user.id)
     return jsonify({"id": case["id"], "case_no": case["case_no"], "status": case["status"]}), 201
 
 
 @bp.get("/processes")
 @login_required
+@validate(resp=Answers(HTTP_200=(list[schemas.StartForm], "the processes"), HTTP_401=UNAUTHENTICATED))
 def start_forms() -> Response:
-    """The processes the caller starts from a form (发起), with their forms."""
+    """发起: the processes the caller starts from a form, with their forms"""
     return jsonify(engine().runtime.start_forms(g.user.id))
 
 
 @bp.post("/processes/<process_id>/cases")
 @login_required
+@validate(
+    json=schemas.Submission,
+    resp=Answers(
+        HTTP_201=(schemas.Reported, "the new case"),
+        HTTP_401=UNAUTHENTICATED,
+        HTTP_403=FORBIDDEN,
+        HTTP_404=NOT_FOUND,
+        HTTP_422=INVALID,
+    ),
+)
 def start_case(process_id: str) -> tuple[Response, int]:
-    case_id = engine().runtime.start_case(g.user.id, process_id, json_body())
+    """start a case of a process from its start form (e.g. 公文办理)"""
+    case_id = engine().runtime.start_case(g.user.id, process_id, body().fields())
     case = engine().cases.case(case_id, g.user.id)
     return jsonify({"id": case["id"], "case_no": case["case_no"], "status": case["status"]}), 201
 
 
 @bp.get(f"/cases/<{ROW_ID}:case_id>")
 @login_required
+@validate(
+    resp=Answers(
+        HTTP_200=(schemas.Case, "the case"), HTTP_401=UNAUTHENTICATED, HTTP_403=FORBIDDEN, HTTP_404=NOT_FOUND
+    )
+)
 def case(case_id: int) -> Response:
+    """a case with its open tasks and history"""
     return jsonify(engine().cases.case(case_id, g.user.id))
 
 
 @bp.get("/cases")
 @login_required
+@validate(
+    query=schemas.CaseFilter,
+    resp=Answers(HTTP_200=(schemas.CasePage, "a page"), HTTP_401=UNAUTHENTICATED, HTTP_422=INVALID),
+)
 def cases() -> Response:
+    """a page of the cases the caller may read, newest first"""
+    filter = query()
     return jsonify(
         engine().cases.page(
             g.user.id,
-            status=request.args.get("status") or None,
-            department=request.args.get("department") or None,
-            grid=request.args.get("grid") or None,
-            page=_int_arg("page", 1),
-            per_page=_int_arg("per_page", 50),
+            status=filter.status or None,
+            department=filter.department or None,
+            grid=filter.grid or None,
+            page=filter.page,
+            per_page=filter.per_page,
         )
     )
 
 
 @bp.get("/tasks")
 @login_required
+@validate(
+    query=schemas.TaskFilter,
+    resp=Answers(HTTP_200=(list[schemas.InboxTask], "open tasks"), HTTP_401=UNAUTHENTICATED, HTTP_422=INVALID),
+)
 def inbox() -> Response:
+    """the caller's inbox, nearest deadline first"""
+    filter = query()
     return jsonify(
         engine().inbox.tasks_for(
             g.user.id,
-            limit=_int_arg("limit", 200),
-            offset=_int_arg("offset", 0),
-            stage=request.args.get("stage") or None,
-            department=request.args.get("department") or None,
-            grid=request.args.get("grid") or None,
-            category=request.args.get("category") or None,
-            search=request.args.get("q") or None,
+            limit=filter.limit,
+            offset=filter.offset,
+            stage=filter.stage or None,
+            department=filter.department or None,
+            grid=filter.grid or None,
+            category=filter.category or None,
+            search=filter.q or None,
         )
     )
 
 
 @bp.get(f"/tasks/<{ROW_ID}:task_id>")
 @login_required
+@validate(
+    resp=Answers(
+        HTTP_200=(schemas.TaskForm, "the form"), HTTP_401=UNAUTHENTICATED, HTTP_403=FORBIDDEN, HTTP_404=NOT_FOUND
+    )
+)
 def task(task_id: int) -> Response:
+    """a task's form, prefilled"""
     return jsonify(engine().runtime.task_form(g.user.id, task_id))
 
 
 @bp.post(f"/tasks/<{ROW_ID}:task_id>/complete")
 @login_required
+@validate(
+    json=schemas.Submission,
+    resp=Answers(
+        HTTP_200=(schemas.Case, "the case after the step"),
+        HTTP_401=UNAUTHENTICATED,
+        HTTP_403=FORBIDDEN,
+        HTTP_404=NOT_FOUND,
+        HTTP_409=CONFLICT,
+        HTTP_422=INVALID,
+    ),
+)
 def complete_task(task_id: int) -> Response:
-    case_id = engine().runtime.complete_task(g.user.id, task_id, json_body())
+    """complete a task with its form's fields"""
+    case_id = engine().runtime.complete_task(g.user.id, task_id, body().fields())
     return jsonify(engine().cases.case(case_id, g.user.id))
 
 
@@ -264,15 +358,34 @@ def complete_task(task_id: int) -> Response:
 
 @bp.get("/definitions")
 @login_required
+@admin_only("reads the deployed process definitions")  # a case's own diagram is read with the case
+@validate(
+    resp=Answers(HTTP_200=(schemas.Definitions, "the versions"), HTTP_401=UNAUTHENTICATED, HTTP_403=FORBIDDEN)
+)
 def definitions() -> Response:
-    _admin_only("reads the deployed process definitions")  # a case's own diagram is read with the case
+    """every deployed file and process version, with running cases (administrator)"""
     return jsonify(engine().repository.overview())
 
 
 @bp.post("/definitions")
 @login_required
+@admin_only("deploys process definitions")
+@validate(
+    form=schemas.DefinitionFiles,
+    resp=Answers(
+        HTTP_200=(schemas.Deployment, "nothing changed"),
+        HTTP_201=(schemas.Deployment, "the new versions"),
+        HTTP_401=UNAUTHENTICATED,
+        HTTP_403=FORBIDDEN,
+        HTTP_422=(
+            schemas.Error,
+            "refused, nothing stored: every problem the parser and our checks found in `problems`, each naming "
+            "its element; `error` has them all as text, `file` and `element` the first's",
+        ),
+    ),
+)
 def deploy() -> tuple[Response, int]:
-    _admin_only("deploys process definitions")
+    """deploy .bpmn and .dmn files (administrator)"""
     return deploy_files(request.files.getlist("file"), g.user.username)
 
 
@@ -290,67 +403,127 @@ def deploy_files(files: list[Any], deployed_by: str) -> tuple[Response, int]:
 
 @bp.get("/definitions/<process_id>/diff")
 @login_required
+@admin_only("compares process definitions")
+@validate(
+    query=schemas.VersionPair,
+    resp=Answers(
+        HTTP_200=(schemas.DefinitionDiff, "the differences"),
+        HTTP_401=UNAUTHENTICATED,
+        HTTP_403=FORBIDDEN,
+        HTTP_404=(schemas.Error, "no such process or version (or only one version)"),
+        HTTP_422=INVALID,
+    ),
+)
 def definition_diff(process_id: str) -> Response:
-    _admin_only("compares process definitions")
+    """what changed between two versions of a process: elements added, removed, changed (administrator)"""
     return jsonify(engine().repository.diff(process_id, version_arg("from"), version_arg("to")))
 
 
 @bp.post("/definitions/<process_id>/migrations")
 @login_required
+@admin_only("migrates running cases")
+@validate(
+    json=schemas.MigrationRequest,
+    resp=Answers(
+        HTTP_200=(
+            schemas.MigrationReport,
+            "the cases moved (in a dry run: that would move) and those that cannot, with why",
+        ),
+        HTTP_401=UNAUTHENTICATED,
+        HTTP_403=FORBIDDEN,
+        HTTP_404=(schemas.Error, "no such process or version"),
+        HTTP_422=INVALID,
+    ),
+)
 def migrate_cases(process_id: str) -> Response:
-    _admin_only("migrates running cases")
-    report = engine().migrations.migrate(process_id, MigrationRequest.from_json(json_body()), g.user.username)
+    """move running cases to a newer version of their process, or list what would (administrator)"""
+    request_ = MigrationRequest.from_json(body().model_dump(exclude_unset=True))
+    report = engine().migrations.migrate(process_id, request_, g.user.username)
     return jsonify(report.as_dict())
 
 
 def version_arg(name: str) -> int | None:
-    """A process version in the query string: None when not given."""
-    if request.args.get(name) is None:
-        return None
-    version = _int_arg(name, 0)
-    if version < 1:
-        raise InvalidField(name, f"must be a whole number from 1 to {INTEGER_MAX}")
-    return version
+    """A process version in the query string, "from" or "to": None when not given. The
+    administrator's compare page reads it too."""
+    versions = schemas.read_query(schemas.VersionPair)
+    return versions.from_version if name == "from" else versions.to_version
 
 
 # --- the business calendar's extra days ---------------------------------------------------------
 
 @bp.get("/calendar/days")
 @login_required
+@validate(resp=Answers(HTTP_200=(list[schemas.CalendarDay], "the days"), HTTP_401=UNAUTHENTICATED))
 def calendar_days() -> Response:
+    """the administrator's extra holidays and working days"""
     return jsonify(engine().calendar_days.list())
 
 
 @bp.put("/calendar/days/<day>")
 @login_required
+@admin_only("edits the calendar")
+@validate(
+    json=schemas.CalendarDayChange,
+    resp=Answers(
+        HTTP_200=(schemas.CalendarDay, "the day as stored"),
+        HTTP_401=UNAUTHENTICATED,
+        HTTP_403=FORBIDDEN,
+        HTTP_422=INVALID,
+    ),
+)
 def set_calendar_day(day: str) -> Response:
-    _admin_only("edits the calendar")
-    body = json_body()
-    return jsonify(engine().calendar_days.set(day, body.get("kind"), body.get("note", ""), g.user.username))
+    """set a day as a holiday or a working day (administrator)"""
+    change = body()
+    return jsonify(engine().calendar_days.set(day, change.kind, change.note, g.user.username))
 
 
 @bp.delete("/calendar/days/<day>")
 @login_required
+@admin_only("edits the calendar")
+@validate(
+    resp=Answers(
+        HTTP_204=(None, "removed"),
+        HTTP_401=UNAUTHENTICATED,
+        HTTP_403=FORBIDDEN,
+        HTTP_404=NOT_FOUND,
+        HTTP_422=INVALID,
+    )
+)
 def remove_calendar_day(day: str) -> tuple[str, int]:
-    _admin_only("edits the calendar")
+    """remove a day from the table (administrator)"""
     engine().calendar_days.remove(day, g.user.username)
     return "", 204
 
 
-def _admin_only(what: str) -> None:
-    if "admin" not in g.user.role_names:
-        raise Forbidden(f"only an administrator {what}")
-
-
 @bp.post(f"/tasks/<{ROW_ID}:task_id>/claim")
 @login_required
+@validate(
+    resp=Answers(
+        HTTP_200=(schemas.TaskForm, "the task"),
+        HTTP_401=UNAUTHENTICATED,
+        HTTP_403=FORBIDDEN,
+        HTTP_404=NOT_FOUND,
+        HTTP_409=CONFLICT,
+    )
+)
 def claim_task(task_id: int) -> Response:
+    """签收: take a task the lane shares"""
     engine().runtime.claim_task(g.user.id, task_id)
     return jsonify(engine().runtime.task_form(g.user.id, task_id))
 
 
 @bp.post(f"/tasks/<{ROW_ID}:task_id>/release")
 @login_required
+@validate(
+    resp=Answers(
+        HTTP_200=(schemas.TaskForm, "the task"),
+        HTTP_401=UNAUTHENTICATED,
+        HTTP_403=FORBIDDEN,
+        HTTP_404=NOT_FOUND,
+        HTTP_409=CONFLICT,
+    )
+)
 def release_task(task_id: int) -> Response:
+    """退回: give a claimed task back to the lane"""
     engine().runtime.release_task(g.user.id, task_id)
     return jsonify(engine().runtime.task_form(g.user.id, task_id))
