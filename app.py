@@ -13,9 +13,7 @@ import sys
 
 from flask import Flask
 
-from engine import Gridflow
-from engine.demo import DEMO_PASSWORD
-from engine.errors import GridflowError
+from engine import DEMO_PASSWORD, Gridflow, GridflowError
 from web import create_app
 
 

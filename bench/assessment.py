@@ -26,10 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases_by_sql import CASE_COLUMNS, NUMBERS  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
-from engine import Gridflow, Settings  # noqa: E402
-from engine.assessment import Period  # noqa: E402
-from engine.clock import ManualClock  # noqa: E402
-from engine.models import AuditEvent, User  # noqa: E402
+from engine import Gridflow, ManualClock, Period, Settings, User, tables  # noqa: E402
 
 START = datetime(2026, 10, 8, 1, 0, tzinfo=UTC)  # Thursday 09:00 in Beijing, after National Day
 QUARTER = Period.quarter(2026, 4)
@@ -128,7 +125,7 @@ def main() -> None:
     begun = time.perf_counter()
     copy_cases(gridflow, args.cases)
     with gridflow.sessions() as session:
-        events = session.scalar(select(func.count()).select_from(AuditEvent))
+        events = session.scalar(select(func.count()).select_from(tables.AuditEvent))
     print(f"{args.cases:,} cases with {events:,} audit events (copied in {time.perf_counter() - begun:.1f} s)")
     figures: dict[str, Callable[[], Any]] = {
         "departments (quarter)": lambda: gridflow.assessment.departments(QUARTER),

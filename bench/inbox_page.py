@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select  # noqa: E402
 
-from engine.models import User  # noqa: E402
+from engine import User  # noqa: E402
 from web import create_app  # noqa: E402
 
 

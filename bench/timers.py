@@ -1,4 +1,4 @@
-"""Timer benchmark: prints figures for the README.
+"""tables.Timer benchmark: prints figures for the README.
 
     python bench/timers.py [--waiting 100000] [--burst 200] [--catch-up 10000]
 
@@ -27,9 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cases_by_sql import copy_case  # noqa: E402
 
-from engine import Gridflow, Settings  # noqa: E402
-from engine.clock import ManualClock, SystemClock  # noqa: E402
-from engine.models import Timer, User  # noqa: E402
+from engine import Gridflow, ManualClock, Settings, SystemClock, User, tables  # noqa: E402
 
 EMERGENCY = "SJ0401"  # natural time: warning 1 h, overdue 2 h, reminders every 30 min, step-up 1 h later
 NORMAL = "BJ0101"
@@ -59,9 +57,9 @@ def dispatched_case(gridflow: Gridflow, users: dict[str, int], category: str) ->
 
 
 def waiting_timers(gridflow: Gridflow, due_before: datetime | None = None) -> int:
-    query = select(func.count()).select_from(Timer).where(Timer.state == "waiting")
+    query = select(func.count()).select_from(tables.Timer).where(tables.Timer.state == "waiting")
     if due_before is not None:
-        query = query.where(Timer.due_at <= due_before)
+        query = query.where(tables.Timer.due_at <= due_before)
     with gridflow.sessions() as session:
         return int(session.scalar(query) or 0)
 
@@ -135,6 +133,7 @@ def main() -> None:
         time.sleep(0.05)
     service.close()
     with service.sessions() as session:
+        Timer = tables.Timer
         rows = session.execute(
             select(Timer.due_at, Timer.fired_at).where(
                 Timer.case_id.in_(burst_cases), Timer.attached_task == "handle", Timer.kind == "warning"

@@ -9,26 +9,52 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import make_url
 
-from .assessment import Assessment
-from .calendar import DEFAULT_WORKING_HOURS, BusinessCalendar
-from .calendar_days import CalendarDays
-from .case_migration import CaseMigration
-from .cases import CaseQueries
-from .clock import Clock, SystemClock
-from .db import connect, session_factory, upgrade_schema
-from .directory import Directory
-from .inbox import Inbox
-from .open311 import Open311
-from .photos import PhotoStore
-from .reference import ReferenceData
-from .repository import DefinitionRepository
-from .runtime import CaseRuntime
-from .sampling import GridSampling
-from .scheduler import TimerScheduler
-from .sandbox import DEFAULT_TIME_LIMIT
-from .scripting import GridflowScriptEngine
-from .serialization import WorkflowCodec
-from .workflow_cache import WorkflowCache
+from .assessment import ASSESSORS, FAILS_FLAGGED, PASS_MARK, SCORE_WEIGHTS, Assessment, GridSampling, Period, draw_grids
+from .cases import CaseMigration, CaseQueries, CaseRuntime, Inbox, MigrationRequest, PhotoStore, TimerScheduler
+from .deadlines import (
+    DEFAULT_WORKING_HOURS,
+    BusinessCalendar,
+    CalendarDays,
+    Clock,
+    ManualClock,
+    SystemClock,
+    parse_working_hours,
+)
+from .definitions import DefinitionRepository, Upload
+from .errors import (
+    Conflict,
+    DefinitionError,
+    DeployRefused,
+    Forbidden,
+    GridflowError,
+    InvalidField,
+    LoginThrottled,
+    NotAuthenticated,
+    NotFound,
+    Problem,
+    ProcessError,
+)
+from .execution import DEFAULT_TIME_LIMIT, GridflowScriptEngine, WorkflowCache, WorkflowCodec
+from .intake import OPEN311_FIELD_LENGTHS, OPEN311_STATUSES, Open311, PublicCase
+from .office import DEMO_PASSWORD, Directory, ReferenceData, load_demo_data
+from .storage import User, connect, session_factory, upgrade_schema
+from .storage import models as tables  # the typed tables, for benchmarks that copy and count rows
+from .vocabulary import ADMINISTRATOR, CALENDAR_DAY_KINDS, CHANNELS, ROLES, SYSTEM_ACTOR, URGENCIES
+
+# The one door: web/, the command line and the benchmarks import these names from `engine` and
+# nothing from its packages - the services Gridflow builds, what callers hand in and get back,
+# the errors they catch, and the engine's words.
+__all__ = [
+    "ADMINISTRATOR", "ASSESSORS", "CALENDAR_DAY_KINDS", "CHANNELS", "DEMO_PASSWORD", "FAILS_FLAGGED",
+    "OPEN311_FIELD_LENGTHS", "OPEN311_STATUSES", "PASS_MARK", "ROLES", "SCORE_WEIGHTS", "SYSTEM_ACTOR",
+    "URGENCIES", "WORKFLOWS_DIR",
+    "Assessment", "BusinessCalendar", "CalendarDays", "CaseMigration", "CaseQueries", "CaseRuntime", "Clock",
+    "Conflict", "DefinitionError", "DefinitionRepository", "DeployRefused", "Directory", "Forbidden",
+    "Gridflow", "GridflowError", "GridSampling", "Inbox", "InvalidField", "LoginThrottled", "ManualClock",
+    "MigrationRequest", "NotAuthenticated", "NotFound", "Open311", "Period", "PhotoStore", "Problem",
+    "ProcessError", "PublicCase", "ReferenceData", "Settings", "SystemClock", "TimerScheduler", "Upload", "User",
+    "draw_grids", "parse_working_hours", "tables",
+]
 
 WORKFLOWS_DIR = Path(__file__).resolve().parent.parent / "workflows"
 
@@ -60,7 +86,7 @@ class Gridflow:
         self.calendar = BusinessCalendar(settings.timezone, settings.working_hours)
         self.calendar_days = CalendarDays(self.sessions, self.calendar, self.clock)
         self.photos = PhotoStore(settings.photo_dir or _photo_dir_beside(settings.database_url))
-        codec = WorkflowCodec()
+        codec = self.codec = WorkflowCodec()  # specs once, state per case
         self.repository = DefinitionRepository(self.sessions, self.clock, codec, settings.script_time_limit)
         self.directory = Directory(self.sessions, self.clock)
         self.reference = ReferenceData(self.sessions, self.clock)  # 基础数据: the administrator's changes
@@ -72,6 +98,7 @@ class Gridflow:
         self.assessment = Assessment(self.sessions, ZoneInfo(settings.timezone))
         # Diagrams' functions, one instant a command, each evaluation restricted and time-limited.
         script_engine = GridflowScriptEngine(self.calendar, self.clock, settings.script_time_limit)
+        self.script_engine = script_engine
         self.runtime = CaseRuntime(
             self.sessions,
             ZoneInfo(settings.timezone),
@@ -94,10 +121,8 @@ class Gridflow:
         """Create or upgrade the schema, deploy workflows/ where it changed, load demo data."""
         upgrade_schema(self.db)
         if demo:
-            from .demo import load_demo_data
-
             load_demo_data(self.sessions, self.clock)
-        self.repository.deploy_directory(workflows, deployed_by="system")
+        self.repository.deploy_directory(workflows, deployed_by=SYSTEM_ACTOR)
         self.calendar_days.reload()
 
     def close(self) -> None:

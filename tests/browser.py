@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from engine import Gridflow
-from engine.clock import ManualClock
+from engine.deadlines.clock import ManualClock
 from web import create_app
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright never downloads a browser here

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from engine import Gridflow, Settings
-from engine.clock import ManualClock
+from engine.deadlines.clock import ManualClock
 from web import create_app
 
 from .browser import app_of_server, browser, live_app, office, server  # noqa: F401  (fixtures for page tests)

@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from engine import Gridflow, Settings
 from engine.errors import InvalidField
-from engine.runtime import CaseRuntime
 
 from .conftest import Api
 
@@ -195,14 +194,15 @@ def test_two_completions_loaded_together_one_wins_even_when_the_status_stays(
 
     # Hold both requests after they loaded the workflow, so that neither sees the other's commit.
     both_loaded = threading.Barrier(2)
-    run = CaseRuntime._run
+    store = app.extensions["gridflow"].runtime.store
+    run = store.run
 
     def run_when_both_loaded(workflow: Any, completed: Any = None, refresh_timers: bool = False) -> None:
         if completed is not None:
             both_loaded.wait(timeout=10)
         run(workflow, completed, refresh_timers)
 
-    monkeypatch.setattr(CaseRuntime, "_run", staticmethod(run_when_both_loaded))
+    monkeypatch.setattr(store, "run", run_when_both_loaded)
     answers: list[tuple[bool, int]] = []
 
     def decide(approved: bool) -> None:
@@ -293,7 +293,7 @@ def test_the_inbox_lists_nearest_deadlines_first_and_tasks_without_one_last(api:
     api.complete("operator", first, "register", decision="register")
     second = api.report("collector03", channel="collector", urgency="urgent")["id"]  # a nearer deadline
     with gridflow.sessions.begin() as session:  # a task the diagram gives no deadline
-        from engine.models import Task
+        from engine.storage.models import Task
 
         row = session.scalar(select(Task).where(Task.case_id == first, Task.task == "dispatch"))
         assert row is not None

@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 
 from engine import Gridflow
-from engine.assessment import Period
-from engine.clock import ManualClock
+from engine.assessment.figures import Period
+from engine.deadlines.clock import ManualClock
 
 from .conftest import Api, local, logged_in
 

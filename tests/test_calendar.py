@@ -6,7 +6,7 @@ from datetime import date, datetime, time
 
 import pytest
 
-from engine.calendar import BusinessCalendar, TimeLimit, parse_working_hours
+from engine.deadlines.calendar import BusinessCalendar, TimeLimit, parse_working_hours
 
 from .conftest import Api, local
 

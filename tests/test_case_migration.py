@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from engine import Gridflow
-from engine.clock import ManualClock
-from engine.models import AuditEvent, Case, CaseWorkflow, Task, Timer
+from engine.deadlines.clock import ManualClock
+from engine.storage.models import AuditEvent, Case, CaseWorkflow, Task, Timer
 
 from .conftest import Api, local
 from .test_definitions import LIFECYCLE, TIME_LIMITS, upload, walk_to_close, with_archive_step

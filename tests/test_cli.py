@@ -2,9 +2,11 @@
 accounts; serve answers over real HTTP."""
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -12,8 +14,22 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from engine import Gridflow, Settings
+from engine.storage.db import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _head() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return str(ScriptDirectory.from_config(config).get_current_head())
+
+
+HEAD = _head()
 
 
 def run_app(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -77,3 +93,35 @@ def test_serve_answers_the_api_over_http(tmp_path: Path) -> None:
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert "演示账号" in output
+
+
+def test_init_upgrades_a_database_made_by_the_release_before_this_one(tmp_path: Path) -> None:
+    """tests/fixtures/gridflow-0007-demo.db.gz was made by the release whose newest migration is
+    0007 (commit f955f55: `app.py init --demo`, then one case left in 处置 and one closed). This
+    release's `init` brings it to the newest migration, its cases go on, and `check` agrees."""
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    with gzip.open(ROOT / "tests" / "fixtures" / "gridflow-0007-demo.db.gz") as old:
+        (instance / "gridflow.db").write_bytes(old.read())
+
+    upgraded = run_app(tmp_path, "init")
+    assert upgraded.returncode == 0, upgraded.stderr
+    with sqlite3.connect(instance / "gridflow.db") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == HEAD
+        versions = db.execute("SELECT credential_version FROM app_user WHERE username = 'jd03'").fetchone()
+        assert versions == (0,)
+    checked = run_app(tmp_path, "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    gridflow = Gridflow(Settings(f"sqlite:///{instance / 'gridflow.db'}"))
+    try:
+        handler = gridflow.directory.authenticate("jd03", "demo")
+        operator = gridflow.directory.authenticate("operator", "demo")
+        assert handler is not None and operator is not None
+        [handling] = [task for task in gridflow.inbox.tasks_for(handler.id) if task["task"] == "handle"]
+        gridflow.runtime.complete_task(handler.id, handling["id"], {"action": "done", "result": "已清理"})
+        assert gridflow.cases.case(handling["case_id"], operator.id)["status"] == "checking"
+        closed = gridflow.cases.page(operator.id, status="closed")
+        assert closed["total"] == 1
+    finally:
+        gridflow.close()

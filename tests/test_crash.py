@@ -23,8 +23,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from engine import Gridflow, Settings
-from engine.clock import ManualClock
-from engine.models import AuditEvent, Case, CaseWorkflow, Task, Timer
+from engine.deadlines.clock import ManualClock
+from engine.storage.models import AuditEvent, Case, CaseWorkflow, Task, Timer
 
 from .conftest import Api
 from .test_cli import free_port

@@ -11,9 +11,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from engine import WORKFLOWS_DIR, Gridflow
-from engine.definition_data import START_DATA
-from engine.models import Case
-from engine.roles import ROLES
+from engine.definitions.diagram_data import START_DATA
+from engine.storage.models import Case
+from engine.vocabulary import ROLES
 
 from .conftest import Api
 from .test_definitions import LIFECYCLE, TIME_LIMITS, upload, with_archive_step
@@ -192,7 +192,7 @@ def test_the_sample_start_data_is_what_a_case_starts_with(api: Api, gridflow: Gr
     with gridflow.sessions() as session:
         case = session.scalar(select(Case).where(Case.id == case_id))
         assert case is not None
-        workflow = gridflow.runtime._restore(session, case)  # the stored state, as a command loads it
+        workflow = gridflow.runtime.store.restore(session, case)  # the stored state, as a command loads it
     [start] = workflow.get_tasks(spec_name="Start")
     assert set(start.data) == set(START_DATA)
     assert {name: type(value) for name, value in START_DATA.items() if start.data[name] is not None} == {

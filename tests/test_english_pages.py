@@ -13,8 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from engine import WORKFLOWS_DIR
-from engine.roles import ROLES
-from engine.runtime import CHANNELS, URGENCIES
+from engine.vocabulary import CHANNELS, ROLES, URGENCIES
 from web.assessment import COLUMNS
 
 from .conftest import Api, logged_in

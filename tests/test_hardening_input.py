@@ -109,7 +109,9 @@ def post_raw(api: Api, path: str, user: str | None, body: str, method: str = "PO
     return api.client.open(path, method=method, data=body.encode(), headers=headers)
 
 
-CASE_BODY = '{"category": "SJ0502", "grid": "03-02", "address": "人民路 18 号", "urgency": "normal", "channel": "hotline"'
+CASE_BODY = (
+    '{"category": "SJ0502", "grid": "03-02", "address": "人民路 18 号", "urgency": "normal", "channel": "hotline"'
+)
 
 
 def test_a_lone_surrogate_anywhere_in_json_is_refused_naming_the_field(api: Api, gridflow: Gridflow) -> None:
@@ -140,7 +142,8 @@ def test_a_lone_surrogate_anywhere_in_json_is_refused_naming_the_field(api: Api,
     days = api.get("/api/calendar/days", "operator")
     answer = post_raw(api, "/api/calendar/days/2027-02-14", "admin", '{"kind": "working", "note": "\\ud800"}', "PUT")
     assert answer.status_code == 422 and answer.get_json()["field"] == "note"
-    answer = post_raw(api, "/api/calendar/days/2027-02-14", "admin", '{"kind": "working", "note": "调休\\u0000"}', "PUT")
+    note_with_nul = '{"kind": "working", "note": "调休\\u0000"}'
+    answer = post_raw(api, "/api/calendar/days/2027-02-14", "admin", note_with_nul, "PUT")
     assert answer.status_code == 422
     assert answer.get_json() == {"error": "must not contain the character U+0000", "field": "note"}
     assert api.get("/api/calendar/days", "operator") == days

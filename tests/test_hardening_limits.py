@@ -18,9 +18,9 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from engine import Gridflow
-from engine.calendar import BusinessCalendar, TimeLimit
+from engine.deadlines.calendar import BusinessCalendar, TimeLimit
 from engine.errors import InvalidField
-from engine.models import AuditEvent, Case, CasePhoto, Task
+from engine.storage.models import AuditEvent, Case, CasePhoto, Task
 
 from .conftest import Api, csrf, local, logged_in
 from .test_reference_data import NEW_CATEGORY, NEW_DEPARTMENT, NEW_GRID, NEW_USER, NEW_ZONE, stored, user_id
@@ -164,7 +164,9 @@ def photo_refusals(bomb: bytes) -> list[tuple[str, bytes, str]]:
     ]
 
 
-def test_a_photo_too_large_in_pixels_or_not_decoding_is_refused(gridflow: Gridflow, twelve_thousand_square: bytes) -> None:
+def test_a_photo_too_large_in_pixels_or_not_decoding_is_refused(
+    gridflow: Gridflow, twelve_thousand_square: bytes
+) -> None:
     assert len(twelve_thousand_square) < 5 * 1024 * 1024  # small enough for the byte limit
     for name, content, reason in photo_refusals(twelve_thousand_square):
         with pytest.raises(InvalidField) as refused:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from engine.clock import ManualClock
+from engine.deadlines.clock import ManualClock
 
 from .conftest import Api, local, logged_in
 

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, event, text
 
 from app import main as command_line
 from engine import Gridflow
-from engine.clock import ManualClock
+from engine.deadlines.clock import ManualClock
 
 from .conftest import Api
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from engine import Gridflow
-from engine.clock import ManualClock
+from engine.deadlines.clock import ManualClock
 
 from .browser import SCREENSHOTS, Office, png
 

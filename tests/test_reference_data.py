@@ -15,11 +15,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-import engine.reference
+import engine.office.reference
 from engine import Gridflow
 from engine.errors import Forbidden, InvalidField, NotFound
-from engine.models import AuditEvent, CalendarDay, Category, Department, Grid, Task, User, UserRole, Zone
-from engine.reference import ROLES
+from engine.office.accounts import ROLES
+from engine.storage.models import AuditEvent, CalendarDay, Category, Department, Grid, Task, User, UserRole, Zone
 from web.admin_reference import ROLE_NAMES
 
 from .conftest import Api
@@ -219,13 +219,13 @@ def test_two_administrators_stepping_down_at_once_leave_one(
     reference = gridflow.reference
     reference.add_user(user_id(gridflow, "admin"), NEW_USER | {"username": "admin2", "roles": ["admin"], "zone": ""})
     both_checked = threading.Barrier(2, timeout=10)
-    lock = engine.reference._lock_administrators
+    lock = engine.office.reference.lock_administrators
 
     def lock_together(session: Any) -> None:
         both_checked.wait()
         lock(session)
 
-    monkeypatch.setattr(engine.reference, "_lock_administrators", lock_together)
+    monkeypatch.setattr(engine.office.reference, "lock_administrators", lock_together)
     outcomes: dict[str, str] = {}
 
     def step_down(username: str) -> None:

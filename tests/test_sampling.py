@@ -22,10 +22,10 @@ from PIL import Image
 from sqlalchemy import select
 
 from engine import Gridflow
-from engine.clock import ManualClock
+from engine.assessment.sampling import draw_grids
+from engine.deadlines.clock import ManualClock
 from engine.errors import Conflict, Forbidden, InvalidField, NotFound
-from engine.models import AuditEvent, Base, Grid, GridInspection, User
-from engine.sampling import draw_grids
+from engine.storage.models import AuditEvent, Base, Grid, GridInspection, User
 from web import create_app
 
 from .conftest import csrf, local, logged_in

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from engine.sampling import draw_grids
+from engine.assessment.sampling import draw_grids
 
 from .browser import SCREENSHOTS, Office, png
 

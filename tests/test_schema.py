@@ -11,8 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from engine import Gridflow, Settings
-from engine.clock import ManualClock
-from engine.db import MIGRATIONS
+from engine.deadlines.clock import ManualClock
+from engine.storage.db import MIGRATIONS
 
 from .conftest import START
 
@@ -39,7 +39,8 @@ def test_an_upgrade_that_copies_the_case_table_keeps_cases_and_their_references(
     gridflow.init()  # upgrades again, as a new release's first start would
 
     with gridflow.db.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == ScriptDirectory.from_config(config).get_current_head()
+        head = ScriptDirectory.from_config(config).get_current_head()
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA foreign_key_check")).fetchall() == []
     assert gridflow.cases.case(case_id, collector.id)["grid"]["code"] == "03-02"

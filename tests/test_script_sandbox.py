@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from engine import Gridflow
-from engine.models import Case, Task
-from engine.sandbox import DEFAULT_TIME_LIMIT, RestrictedEnvironment, ScriptRefused, ScriptTimeLimit
+from engine.execution.sandbox import DEFAULT_TIME_LIMIT, RestrictedEnvironment, ScriptRefused, ScriptTimeLimit
+from engine.storage.models import Case, Task
 
 from .conftest import Api
 from .test_definitions import LIFECYCLE, TIME_LIMITS, upload

@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from engine import WORKFLOWS_DIR, Gridflow
-from engine.clock import ManualClock
-from engine.repository import Upload
+from engine.deadlines.clock import ManualClock
+from engine.definitions.repository import Upload
 from web import create_app
 
 from .browser import Office

@@ -18,10 +18,11 @@ from sqlalchemy import select, text
 from werkzeug.security import generate_password_hash
 
 from engine import Gridflow, Settings
-from engine.clock import ManualClock
-from engine.db import MIGRATIONS
-from engine.directory import LOCK, NO_ACCOUNTS_HASH, LoginThrottled
-from engine.models import LoginFailure, User
+from engine.deadlines.clock import ManualClock
+from engine.errors import LoginThrottled
+from engine.office.directory import LOCK, NO_ACCOUNTS_HASH
+from engine.storage.db import MIGRATIONS
+from engine.storage.models import LoginFailure, User
 
 from .conftest import START, Api, csrf, logged_in, user_id
 
@@ -244,7 +245,8 @@ def test_an_unknown_user_and_a_wrong_password_answer_alike_and_both_count(
     )
     pages = [page_login(app, name, "guess") for name in ("nobody", "operator")]
     errors = [re.search(r'<p class="error" id="login-error">(.*?)</p>', p.get_data(as_text=True)) for p in pages]
-    assert [(p.status_code, e and e.group(1)) for p, e in zip(pages, errors)] == [(200, "用户名或密码错误")] * 2
+    answered = [(p.status_code, e and e.group(1)) for p, e in zip(pages, errors, strict=True)]
+    assert answered == [(200, "用户名或密码错误")] * 2
     for _ in range(3):
         api_login(api, "nobody", "guess")
         api_login(api, "operator", "guess")
@@ -295,7 +297,9 @@ def test_two_processes_count_the_same_failures(gridflow: Gridflow, database_url:
         other.close()
 
 
-def test_behind_a_trusted_proxy_the_clients_address_is_counted(database_url: str, clock: ManualClock, tmp_path: Path) -> None:
+def test_behind_a_trusted_proxy_the_clients_address_is_counted(
+    database_url: str, clock: ManualClock, tmp_path: Path
+) -> None:
     from web import create_app
 
     app = create_app(

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import Gridflow, Settings
-from engine.clock import ManualClock
-from engine.models import AuditEvent, User
+from engine.deadlines.clock import ManualClock
+from engine.storage.models import AuditEvent, User
 
 from .conftest import POSTGRES_URL, START
 
@@ -23,7 +23,7 @@ import sys
 from datetime import datetime
 sys.path.insert(0, {root!r})
 from engine import Gridflow, Settings
-from engine.clock import ManualClock
+from engine.deadlines.clock import ManualClock
 gridflow = Gridflow(Settings({url!r}, clock=ManualClock(datetime.fromisoformat({now!r}))))
 print(gridflow.timers.fire_due())
 """

@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 
 from engine import WORKFLOWS_DIR, Gridflow
-from engine.clock import ManualClock
-from engine.scheduler import TimerScheduler
+from engine.cases.scheduler import TimerScheduler
+from engine.deadlines.clock import ManualClock
 from web import create_app
 
 from .conftest import SHANGHAI, Api, local
@@ -186,7 +186,7 @@ def test_a_case_handled_in_time_never_warns(api: Api, gridflow: Gridflow, clock:
     assert fire_at(gridflow, clock, "2026-12-31 09:00") == 0
     assert timer_events(api, case_id) == []
     with gridflow.sessions() as session:
-        from engine.models import Timer
+        from engine.storage.models import Timer
 
         states = {t.state for t in session.query(Timer).filter_by(case_id=case_id)}
     assert states == {"cancelled"}

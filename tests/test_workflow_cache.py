@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from engine import Gridflow, Settings, runtime
-from engine.clock import ManualClock
+from engine import Gridflow, Settings
+from engine.deadlines.clock import ManualClock
 from engine.errors import ProcessError
 
 from .conftest import Api, local
@@ -48,16 +48,17 @@ def test_a_refused_answer_leaves_no_fired_timer_behind_and_the_next_one_records_
 
 
 def test_a_command_that_fails_after_the_task_ran_leaves_the_task_waiting(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, gridflow: Gridflow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     case_id = api.report("collector03", channel="collector")["id"]
-    project = runtime.project
+    store = gridflow.runtime.store
+    project = store.project
 
     def fail_once(*args: Any, **kwargs: Any) -> Any:
-        monkeypatch.setattr(runtime, "project", project)
+        monkeypatch.setattr(store, "project", project)
         raise ProcessError("register: a diagram expression failed")
 
-    monkeypatch.setattr(runtime, "project", fail_once)  # fails after SpiffWorkflow completed the task
+    monkeypatch.setattr(store, "project", fail_once)  # fails after SpiffWorkflow completed the task
     api.complete("operator", case_id, "register", expect=500, decision="register")
     assert api.case(case_id)["status"] == "registering"
 

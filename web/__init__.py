@@ -9,16 +9,12 @@ from typing import Any
 from flask import Flask, Response, request, session
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.exceptions import Forbidden as HTTPForbidden
-from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.exceptions import NotFound as HTTPNotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from engine import Gridflow, Settings
-from engine.calendar import parse_working_hours
-from engine.clock import SystemClock
-from engine.errors import Forbidden, InvalidField, NotFound
+from engine import Forbidden, Gridflow, InvalidField, NotFound, Settings, SystemClock, parse_working_hours
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -5,8 +5,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, render_template, request
 
-from engine.case_migration import MigrationRequest
-from engine.errors import Forbidden, GridflowError, InvalidField
+from engine import Forbidden, GridflowError, InvalidField, MigrationRequest
 
 from . import api
 from .auth import engine, login_required

@@ -15,9 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from engine import Gridflow
-from engine.errors import Forbidden, InvalidField, NotFound
-from engine.reference import ADMINISTRATOR
+from engine import ADMINISTRATOR, Forbidden, Gridflow, InvalidField, NotFound
 
 from .auth import engine, login_required, remember
 from .pages import ROLE_NAMES

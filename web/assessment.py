@@ -10,8 +10,7 @@ from flask import Blueprint, Response, g, render_template, request
 from flask_babel import gettext as _
 from openpyxl import Workbook
 
-from engine.assessment import FAILS_FLAGGED, PASS_MARK, SCORE_WEIGHTS, Period
-from engine.errors import Forbidden, InvalidField, NotFound
+from engine import FAILS_FLAGGED, PASS_MARK, SCORE_WEIGHTS, Forbidden, InvalidField, NotFound, Period
 
 from .auth import engine, login_required
 from .pages import N_

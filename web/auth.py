@@ -10,10 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from engine import Gridflow
-from engine.directory import LoginThrottled
-from engine.errors import NotAuthenticated
-from engine.models import User
+from engine import Gridflow, LoginThrottled, NotAuthenticated, User
 
 from .pages import back_to_referrer, local_path
 

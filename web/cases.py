@@ -8,7 +8,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from engine.errors import Conflict, Forbidden, InvalidField
+from engine import Conflict, Forbidden, InvalidField
 
 from .auth import engine, login_required
 from .openapi import ROW_ID

@@ -15,8 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import Forbidden, GridflowError, InvalidField, NotAuthenticated, NotFound, ProcessError
-from engine.open311 import PublicCase
+from engine import Forbidden, GridflowError, InvalidField, NotAuthenticated, NotFound, ProcessError, PublicCase
 
 from .auth import engine
 from .pages import STATUS_NAMES, URGENCY_NAMES

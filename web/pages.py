@@ -14,9 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.urls import iri_to_uri
 
-from engine.errors import InvalidField
-from engine.roles import ROLES
-from engine.runtime import CHANNELS, URGENCIES
+from engine import CHANNELS, ROLES, URGENCIES, InvalidField
 
 
 def N_(message: str) -> str:

@@ -8,8 +8,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from engine.errors import Conflict, InvalidField
-from engine.sampling import ASSESSORS, draw_grids
+from engine import ASSESSORS, Conflict, InvalidField, draw_grids
 
 from .auth import engine, login_required
 from .pages import send_photo
