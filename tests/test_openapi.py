@@ -52,8 +52,8 @@ def test_every_route_is_in_the_document_and_every_operation_is_a_route(app: Flas
         for method in operations
         if method in HTTP_METHODS
     }
-    assert sorted(routes - documented) == [], "routes missing from web/openapi.py"
-    assert sorted(documented - routes) == [], "operations in web/openapi.py that no route serves"
+    assert sorted(routes - documented) == [], "routes missing from the document (web/api)"
+    assert sorted(documented - routes) == [], "operations in the document (web/api) that no route serves"
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             in_path = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}

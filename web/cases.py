@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 
 from engine import Conflict, Forbidden, InvalidField
 
+from .api import ROW_ID
 from .auth import engine, login_required
-from .openapi import ROW_ID
 from .pages import CHANNEL_NAMES, EVENT_NAMES, STATUS_NAMES, URGENCY_NAMES, back_to_referrer, send_diagram, send_photo
 
 bp = Blueprint("cases", __name__)

@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 document of /api and /open311/v2, served at /api/openapi.json.
-/api is generated: each view's bodies and answers are pydantic models (web/api_schemas.py) that
+/api is generated: each view's bodies and answers are pydantic models (web/api/requests.py and answers.py) that
 spectree also checks requests against. Open311 GeoReport v2 is form-encoded and answers in JSON
 or XML by the path's suffix, which those models cannot say: it is described here by hand.
 tests/test_openapi.py keeps it true: every route is in it and every path in it is a route, and
@@ -11,9 +11,7 @@ from typing import Any
 
 from engine import OPEN311_FIELD_LENGTHS, OPEN311_STATUSES, URGENCIES
 
-from .api_schemas import INTEGER_MAX, ROW_ID, api_spec
-
-__all__ = ["INTEGER_MAX", "ROW_ID", "openapi_document"]  # web/cases.py takes ROW_ID from here
+from .requests import api_spec
 
 Schema = dict[str, Any]
 
