@@ -247,7 +247,10 @@ def _open311_paths() -> dict[str, Schema]:
             "post": {
                 "summary": "POST Service Request: report a case (channel web), with the client's api_key",
                 "tags": ["Open311 GeoReport v2"],
-                "security": [{"open311_api_key": []}],
+                # No Bearer token: the key is the required form field api_key of the body, as
+                # GeoReport v2 says (never in the URL, where logs would keep it). OpenAPI's apiKey
+                # schemes know no form location, so the body's schema is where it is described.
+                "security": [],
                 "parameters": [FORMAT],
                 "requestBody": {
                     "required": True,
@@ -335,17 +338,7 @@ def openapi_document() -> Schema:
         "paths": _with_unreadable_bodies(_api_paths()) | _open311_paths(),
         "components": {
             "schemas": copy.deepcopy(api_spec.spec["components"]["schemas"]) | OPEN311_SCHEMAS,
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer"},
-                # OpenAPI 3 has no form location for an API key: a query parameter is the nearest.
-                "open311_api_key": {
-                    "type": "apiKey",
-                    "in": "query",
-                    "name": "api_key",
-                    "description": "an Open311 client's key from `python app.py open311-key`, sent as the form field "
-                    "api_key of the POST body, as GeoReport v2 says (never in the URL, where logs would keep it)",
-                },
-            },
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
     }
