@@ -35,6 +35,7 @@ from .errors import (
     ProcessError,
 )
 from .execution import DEFAULT_TIME_LIMIT, GridflowScriptEngine, WorkflowCache, WorkflowCodec
+from .geo import NEAREST_WITHIN_M, ComponentCensus, GridMap, ImportReport
 from .intake import OPEN311_FIELD_LENGTHS, OPEN311_STATUSES, Open311, PublicCase
 from .office import DEMO_PASSWORD, Directory, ReferenceData, load_demo_data
 from .storage import User, connect, session_factory, upgrade_schema
@@ -50,7 +51,8 @@ __all__ = [
     "URGENCIES", "WORKFLOWS_DIR",
     "Assessment", "BusinessCalendar", "CalendarDays", "CaseMigration", "CaseQueries", "CaseRuntime", "Clock",
     "Conflict", "DefinitionError", "DefinitionRepository", "DeployRefused", "Directory", "Forbidden",
-    "Gridflow", "GridflowError", "GridSampling", "Inbox", "InvalidField", "LoginThrottled", "ManualClock",
+    "ComponentCensus", "Gridflow", "GridflowError", "GridMap", "GridSampling", "ImportReport", "Inbox",
+    "InvalidField", "LoginThrottled", "ManualClock",
     "MigrationRequest", "NotAuthenticated", "NotFound", "Open311", "Period", "PhotoStore", "Problem",
     "ProcessError", "PublicCase", "ReferenceData", "Settings", "SystemClock", "TimerScheduler", "Upload", "User",
     "draw_grids", "parse_working_hours", "tables",
@@ -70,6 +72,7 @@ class Settings:
     workflow_cache_size: int = 1000  # open cases whose workflow stays in memory (30-80 KB each)
     sampling_count: int = 11  # grids drawn for the monthly inspection (每月网格抽查), of all grids
     script_time_limit: float = DEFAULT_TIME_LIMIT  # seconds each of a diagram's expressions or scripts may run
+    nearest_component_m: float = NEAREST_WITHIN_M  # a reported 部件 proposes the nearest of its subtype this close
 
 
 class Gridflow:
@@ -99,6 +102,8 @@ class Gridflow:
         # Diagrams' functions, one instant a command, each evaluation restricted and time-limited.
         script_engine = GridflowScriptEngine(self.calendar, self.clock, settings.script_time_limit)
         self.script_engine = script_engine
+        self.grids = GridMap(self.sessions, self.clock)  # outlines, and which grid a position is in
+        self.components = ComponentCensus(self.sessions, self.clock, settings.nearest_component_m)  # 部件普查
         self.runtime = CaseRuntime(
             self.sessions,
             ZoneInfo(settings.timezone),
@@ -107,6 +112,7 @@ class Gridflow:
             script_engine,
             self.photos,
             WorkflowCache(settings.workflow_cache_size),
+            self.grids,
         )
         self.timers = TimerScheduler(
             self.sessions, self.runtime, self.clock, self.calendar_days, sweep_seconds=settings.timer_sweep_seconds

@@ -2,18 +2,21 @@
 process and who may act on a task. Each refusal names its field or says whose the task is."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.task import Task as SpiffTask
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from ..deadlines import WORKING
 from ..definitions import FormField, answers, clean_submission, parse_form
 from ..errors import Conflict, Forbidden, InvalidField, NotFound, ProcessError
 from ..execution import GridflowScriptEngine
-from ..storage import Category, Department, Grid, Task, User
+from ..geo import GridMap, checked_position
+from ..storage import Category, Component, Department, Grid, Task, User, column_fits
 from ..vocabulary import CHANNELS, URGENCIES
 from .inbox import may_act
 from .projection import properties
@@ -21,14 +24,28 @@ from .projection import properties
 REPORT_TEXT_LIMITS = {"description": 4000, "address": 256}  # 4000: Open311's limit, so a citizen's text is kept whole
 
 
-def check_report(session: Session, reporter: User, report: Any) -> tuple[Category, Grid, dict[str, str]]:
-    """The fields of a report (上报), each named when it is refused."""
+@dataclass(frozen=True)
+class CheckedReport:
+    category: Category
+    grid: Grid
+    fields: dict[str, str]
+    position: tuple[float, float] | None  # (lon, lat)
+    component: Component | None
+
+
+def check_report(session: Session, reporter: User, report: Any, grids: GridMap) -> CheckedReport:
+    """The fields of a report (上报), each named when it is refused. A position (`lat`, `long`)
+    finds the grid when none is given, and must lie in the grid that is given; a component
+    (`component`, its code) must be of the report's category."""
     if not isinstance(report, dict):
         raise InvalidField("body", "must be a JSON object")
+    position = checked_position(report)
     fields: dict[str, str] = {}
     for name in ("category", "grid", "description", "address", "urgency", "channel"):
         value = report.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
+            if name == "grid" and position is not None:
+                continue  # found from the position below
             raise InvalidField(name, "required")
         if not isinstance(value, str):
             raise InvalidField(name, "must be a string")
@@ -45,10 +62,32 @@ def check_report(session: Session, reporter: User, report: Any) -> tuple[Categor
     category = session.get(Category, fields["category"])
     if category is None:
         raise InvalidField("category", f"unknown category code {fields['category']!r}")
+    if position is not None:
+        found = grids.grid_at(session, *position)
+        if found is None:
+            raise InvalidField("lat", "the position (lat, long) lies in no grid of the city")
+        if fields.get("grid", found) != found:
+            raise InvalidField("grid", f"the position (lat, long) lies in grid {found}, not {fields['grid']}")
+        fields["grid"] = found
     grid = session.get(Grid, fields["grid"])
     if grid is None:
         raise InvalidField("grid", f"unknown grid code {fields['grid']!r}")
-    return category, grid, fields
+    return CheckedReport(category, grid, fields, position, _component(session, report, category))
+
+
+def _component(session: Session, report: dict[str, Any], category: Category) -> Component | None:
+    code = report.get("component")
+    if code is None or code == "":
+        return None
+    if not isinstance(code, str):
+        raise InvalidField("component", "must be a component's code")
+    named = select(Component).where(Component.code == code)
+    found = session.scalar(named) if column_fits(Component.code, code) else None
+    if found is None:
+        raise InvalidField("component", f"unknown component {code!r}")
+    if found.category_code != category.code:
+        raise InvalidField("component", f"component {code} is a {found.category_code}, not a {category.code}")
+    return found
 
 
 def check_answers(

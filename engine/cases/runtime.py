@@ -19,6 +19,7 @@ from ..deadlines import WORKING
 from ..definitions import DefinitionRepository
 from ..errors import Conflict, Forbidden, NotFound
 from ..execution import GridflowScriptEngine, WorkflowCache, WorkflowCodec, is_timer
+from ..geo import GridMap
 from ..storage import (
     Case,
     CaseNumberCounter,
@@ -46,8 +47,10 @@ class CaseRuntime:
         script_engine: GridflowScriptEngine,
         photos: PhotoStore,
         workflows: WorkflowCache,
+        grids: GridMap,
     ) -> None:
         self._sessions = sessions
+        self._grids = grids
         self._tz = timezone
         self._repository = repository
         self._codec = codec
@@ -67,7 +70,8 @@ class CaseRuntime:
         contact), kept on the report's audit event for the centre and never shown publicly."""
         with self._store.command() as (session, now):
             reporter = user_of(session, reporter_id)
-            category, grid, fields = check_report(session, reporter, report)
+            checked = check_report(session, reporter, report, self._grids)
+            category, grid, fields, component = checked.category, checked.grid, checked.fields, checked.component
             checked_photos = self._photos.check(list(photos))
             process = self._repository.latest_process(session, LIFECYCLE)
             spec, subprocess_specs = self._repository.specs(session, process.id)
@@ -80,6 +84,9 @@ class CaseRuntime:
                 grid_code=grid.code,
                 zone_code=grid.zone_code,
                 address=fields["address"],
+                lon=checked.position[0] if checked.position else None,
+                lat=checked.position[1] if checked.position else None,
+                component_id=component.id if component else None,
                 description=fields["description"],
                 urgency=fields["urgency"],
                 channel=fields["channel"],
@@ -98,6 +105,8 @@ class CaseRuntime:
                 family=category.family,
                 class_code=category.class_code,
                 owner_department=category.owner_department_code,
+                component=component.code if component else None,
+                component_owner=component.owner_department_code if component else None,
                 limit_class=category.limit_class,
                 emergency=category.emergency,
                 grid=grid.code,

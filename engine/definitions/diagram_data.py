@@ -60,6 +60,8 @@ START_DATA: dict[str, Any] = {
     "family": "event",
     "class_code": "05",
     "owner_department": "CGJ",
+    "component": None,  # the 部件 reported, when the reporter confirmed one
+    "component_owner": None,  # its owner: 先属主 for this very object
     "limit_class": "normal",
     "emergency": False,
     "grid": "03-02",

@@ -7,8 +7,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 
 from ..deadlines import Clock
-from ..storage import Category, Department, Grid, User, UserRole, Zone, record
+from ..geo import OUTLINES
+from ..storage import Category, Department, Grid, ReferenceVersion, User, UserRole, Zone, record
 from ..vocabulary import SYSTEM_ACTOR
+from .demo_map import outline_columns
 
 DEMO_PASSWORD = "demo"
 
@@ -130,8 +132,10 @@ def load_demo_data(sessions: sessionmaker[Session], clock: Clock) -> None:
                         name=f"{zone}网区{number}号网格",
                         zone_code=zone,
                         territory_department_code=street_code,
+                        **outline_columns(int(zone), number),
                     )
                 )
+        session.add(ReferenceVersion(kind=OUTLINES, version=1))  # every process reads the outlines
         session.flush()
         for family, classes, subtypes in (
             ("component", COMPONENT_CLASSES, COMPONENTS),
