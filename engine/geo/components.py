@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..deadlines import Clock
@@ -135,9 +135,7 @@ class ComponentCensus:
                     "lon": float(row["x"]), "lat": float(row["y"]), "note": "",
                 }
                 if row["code"] in existing:
-                    session.execute(
-                        Component.__table__.update().where(Component.id == existing[row["code"]]).values(**values)
-                    )
+                    session.execute(update(Component).where(Component.id == existing[row["code"]]).values(**values))
                 else:
                     batch.append(values)
                 report.imported += 1

@@ -119,12 +119,14 @@ class GridMap:
             FeatureProblem(number[o.code], o.code, f"unknown zone {o.zone!r}") for o in outlines if o.zone not in zones
         ]
         kept = {o.code for o in outlines}
-        in_use = session.execute(
-            select(Case.grid_code).where(Case.closed_at.is_(None), Case.grid_code.is_not(None)).distinct()
-        ).scalars()
+        in_use = {
+            code
+            for code in session.scalars(select(Case.grid_code).where(Case.closed_at.is_(None)).distinct())
+            if code is not None
+        }
         problems += [
             FeatureProblem(0, code, f"grid {code} is used by open cases and cannot disappear")
-            for code in sorted(set(in_use) - kept)
+            for code in sorted(in_use - kept)
             if session.scalar(select(Grid.outline).where(Grid.code == code)) is not None
         ]
         return problems

@@ -89,7 +89,8 @@ def read_outlines(text: str) -> tuple[list[GridOutline], list[FeatureProblem]]:
 def _read_feature(number: int, feature: Any) -> tuple[GridOutline | None, FeatureProblem | None]:
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         return None, FeatureProblem(number, None, "is not a GeoJSON Feature")
-    properties = feature.get("properties") if isinstance(feature.get("properties"), dict) else {}
+    given = feature.get("properties")
+    properties: dict[str, Any] = given if isinstance(given, dict) else {}
     code = properties.get("code")
     code = str(code).strip() if isinstance(code, str | int) and str(code).strip() else None
     for name in ("code", "name", "zone"):
