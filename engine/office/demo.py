@@ -1,16 +1,17 @@
 """Demo data: the reference county of DOMAIN.md - 11 zones x 3 grids, the departments, a
-classification in the national style, and one account per role. Every password is `demo`."""
+classification in the national style, a small component census (66 covers, lamps, hydrants),
+and one account per role. Every password is `demo`."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 
 from ..deadlines import Clock
 from ..geo import OUTLINES
-from ..storage import Category, Department, Grid, ReferenceVersion, User, UserRole, Zone, record
+from ..storage import Category, Component, Department, Grid, ReferenceVersion, User, UserRole, Zone, record
 from ..vocabulary import SYSTEM_ACTOR
-from .demo_map import outline_columns
+from .demo_map import census_rows, outline_columns
 
 DEMO_PASSWORD = "demo"
 
@@ -155,6 +156,9 @@ def load_demo_data(sessions: sessionmaker[Session], clock: Clock) -> None:
                         emergency=(family, class_code) == EMERGENCY_CLASS,
                     )
                 )
+        session.flush()
+        grids = [(int(zone), number) for zone in STREET_OFFICES for number in range(1, GRIDS_PER_ZONE + 1)]
+        session.execute(insert(Component), census_rows(grids, {code: row[1] for code, row in COMPONENTS.items()}))
         for zone in STREET_OFFICES:
             name = f"采集员{zone}（第{zone}网区）"
             _add_user(session, f"collector{zone}", name, password_hash, "collector", zone=zone)

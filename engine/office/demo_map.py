@@ -42,3 +42,40 @@ def outline_columns(zone: int, grid: int) -> dict[str, object]:
         "outline": json.dumps(mapping(outline), separators=(",", ":")),
         "min_lon": min_lon, "min_lat": min_lat, "max_lon": max_lon, "max_lat": max_lat,
     }
+
+
+# The demo census (部件普查): manhole covers, lamps and hydrants, a few to a grid. Most belong to
+# their category's owner; some to another department, so that 先属主 for this very object sends
+# its case elsewhere than the category would (a 城管局 rain-water cover, a 住建局 lamp, ...).
+CENSUS_CATEGORIES = ("BJ0101", "BJ0102", "BJ0103", "BJ0104", "BJ0105", "BJ0106")
+OTHER_OWNERS = {"BJ0101": "CGJ", "BJ0102": "HBJ", "BJ0103": "CGJ", "BJ0104": "ZJJ", "BJ0105": "ZJJ", "BJ0106": "ZJJ"}
+OTHER_EVERY = 5  # one component in five has another owner than its category's
+
+
+def census_rows(grids: list[tuple[int, int]], owners: dict[str, str | None]) -> list[dict[str, object]]:
+    """Two components per grid, deterministic, inside the grid (between its centroid and a corner),
+    cycling through the census categories: 66 for the demo's 33 grids."""
+    rows: list[dict[str, object]] = []
+    for zone, grid in grids:
+        outline = grid_outline(zone, grid)
+        centre = outline.centroid
+        corners = list(outline.exterior.coords)[:4]
+        for slot in range(2):
+            number = len(rows)
+            category = CENSUS_CATEGORIES[number % len(CENSUS_CATEGORIES)]
+            digest = hashlib.sha256(f"{zone}-{grid}-{slot}".encode()).digest()
+            corner = corners[(digest[0] + slot) % 4]
+            share = 0.15 + 0.5 * digest[1] / 255  # from the centroid towards the corner, never to it
+            lon = round(centre.x + (corner[0] - centre.x) * share, 6)
+            lat = round(centre.y + (corner[1] - centre.y) * share, 6)
+            other = number % OTHER_EVERY == OTHER_EVERY - 1
+            rows.append({
+                "code": f"{category}-{zone:02d}{grid:02d}{slot + 1}",
+                "category_code": category,
+                "owner_department_code": OTHER_OWNERS[category] if other else owners[category],
+                "state": "normal",
+                "lon": lon,
+                "lat": lat,
+                "note": "",
+            })
+    return rows
