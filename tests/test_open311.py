@@ -23,9 +23,10 @@ from .conftest import Api
 
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 # The standard's example POST (wiki.open311.org/GeoReport_v2, POST Service Request), with our
-# service code (SJ0401 路面塌陷 for its sinkhole) and the grid attribute in place of its own.
+# service code (SJ0401 路面塌陷 for its sinkhole), the grid attribute in place of its own, and a
+# position inside grid 03-02 of the demo town (a position must lie in the grid it names).
 EXAMPLE_POST = (
-    "api_key={key}&jurisdiction_id=city.gov&service_code=SJ0401&lat=37.76524078&long=-122.4212043"
+    "api_key={key}&jurisdiction_id=city.gov&service_code=SJ0401&lat=35.17347461&long=118.83072710"
     "&address_string=1234+5th+street&email=smit333%40sfgov.edu&device_id=tt222111&account_id=123456"
     "&first_name=john&last_name=smith&phone=111111111&description=A+large+sinkhole+is+destroying+the+street"
     "&media_url=http%3A%2F%2Ffarm3.static.flickr.com%2F2002%2F2212426634_5ed477a060.jpg&attribute[grid]=03-02"
@@ -134,7 +135,7 @@ def test_the_standards_example_report_becomes_a_web_case_verified_then_registere
     source = reported["detail"]["source"]
     assert source["client"] == "市民服务网站"
     assert source["contact"]["email"] == "smit333@sfgov.edu"
-    assert source["lat_long"] == [37.76524078, -122.4212043]
+    assert source["lat_long"] == [35.17347461, 118.8307271]
     assert source["media_url"].endswith("2212426634_5ed477a060.jpg")
 
     api.complete("collector03", case["id"], "verify", found=True, note="现场确有塌陷")
@@ -158,8 +159,8 @@ def test_the_standards_example_report_becomes_a_web_case_verified_then_registere
             "address": "1234 5th street",
             "address_id": None,
             "zipcode": None,
-            "lat": 37.76524078,
-            "long": -122.4212043,
+            "lat": 35.17347461,
+            "long": 118.8307271,
             "media_url": "http://farm3.static.flickr.com/2002/2212426634_5ed477a060.jpg",
         }
     ]
@@ -255,8 +256,48 @@ def test_a_bad_field_is_named_and_nothing_is_stored(
 
 def test_a_position_without_an_address_is_the_address(api: Api, api_key: str) -> None:
     urgent = {"attribute[urgency]": "urgent"}
-    case_no = report(api, api_key, address_string="", lat="31.2304", long="121.4737", **urgent)
-    assert read(api, f"requests/{case_no}.json")[0]["address"] == "WGS84 31.2304, 121.4737"
+    case_no = report(api, api_key, address_string="", lat="35.1735", long="118.8307", **urgent)
+    assert read(api, f"requests/{case_no}.json")[0]["address"] == "WGS84 35.1735, 118.8307"
+
+
+# Inside grid 03-02 of the demo town, inside 01-01, and in the sea far from any grid.
+IN_03_02, IN_01_01, NOWHERE = ("35.17347", "118.83073"), ("35.1772", "118.8205"), ("31.2304", "121.4737")
+
+
+def test_a_position_alone_finds_its_grid_and_the_answers_carry_it(api: Api, api_key: str, gridflow: Gridflow) -> None:
+    lat, long = IN_03_02
+    body = {"api_key": api_key, "service_code": "SJ0502", "lat": lat, "long": long, "description": "店外经营"}
+    case_no = str(post(api, body)[0]["service_request_id"])
+    found = read(api, f"requests/{case_no}.json")[0]
+    assert (found["lat"], found["long"]) == (35.17347, 118.83073)
+    assert found["address"] == f"WGS84 {float(lat)}, {float(long)}"
+    xml = read(api, f"requests/{case_no}.xml")
+    assert (xml.findtext("request/lat"), xml.findtext("request/long")) == ("35.17347", "118.83073")
+    case_id = next(t["case_id"] for t in api.inbox("collector03") if t["case_no"] == case_no)
+    case = api.case(case_id)
+    assert (case["grid"]["code"], case["lat"], case["long"]) == ("03-02", 35.17347, 118.83073)
+
+
+def test_an_address_alone_still_takes_the_grid_attribute_and_has_no_position(api: Api, api_key: str) -> None:
+    found = read(api, f"requests/{report(api, api_key)}.json")[0]
+    assert (found["address"], found["lat"], found["long"]) == ("人民路 18 号", None, None)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"lat": NOWHERE[0], "long": NOWHERE[1], "attribute[grid]": ""}, "lat"),
+        ({"lat": NOWHERE[0], "long": NOWHERE[1]}, "lat"),
+        ({"lat": IN_01_01[0], "long": IN_01_01[1]}, "attribute[grid]"),  # disagrees with 03-02
+    ],
+)
+def test_a_position_in_no_grid_or_another_grid_is_refused(
+    api: Api, api_key: str, change: dict[str, str], field: str
+) -> None:
+    before = case_count(api)
+    errors = post(api, {"api_key": api_key, "service_code": "SJ0502", "attribute[grid]": "03-02"} | change, expect=400)
+    assert len(errors) == 1 and f"（{field}）: " in errors[0]["description"], errors
+    assert case_count(api) == before
 
 
 def test_requests_filter_by_number_code_status_and_dates(api: Api, api_key: str, clock: ManualClock) -> None:
@@ -408,7 +449,7 @@ def test_an_address_id_alone_is_the_location_and_the_place_is_answered(api: Api,
 
 def test_a_page_of_requests_is_one_query(api: Api, api_key: str, gridflow: Gridflow) -> None:
     for number in range(5):
-        report(api, api_key, lat="31.23", long=f"121.4{number}", media_url=f"https://photos.example/{number}.jpg")
+        report(api, api_key, lat="35.1735", long=f"118.830{number}", media_url=f"https://photos.example/{number}.jpg")
     statements: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -420,7 +461,7 @@ def test_a_page_of_requests_is_one_query(api: Api, api_key: str, gridflow: Gridf
     finally:
         event.remove(gridflow.db, "before_cursor_execute", count)
     assert len(found) == 5 and len(statements) == 1, statements
-    assert [case.long for case in found] == [121.44, 121.43, 121.42, 121.41, 121.4]
+    assert [case.long for case in found] == [118.8304, 118.8303, 118.8302, 118.8301, 118.83]
     assert all(case.media_url and case.expected_at for case in found)
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import ColumnElement, exists, func, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import Forbidden, InvalidField, NotFound
-from ..storage import Case, CasePhoto, Category, Department, Grid, ProcessVersion, Task, User, case_history
+from ..storage import Case, CasePhoto, Category, Component, Department, Grid, ProcessVersion, Task, User, case_history
 from .inbox import task_as_dict
 
 PAGE_SIZE_MAX = 200
@@ -55,7 +55,13 @@ class CaseQueries:
             process = session.get(ProcessVersion, case.process_version_id)
             assert process is not None
             photos = session.scalars(select(CasePhoto).where(CasePhoto.case_id == case.id).order_by(CasePhoto.id))
+            component = session.get(Component, case.component_id) if case.component_id else None
             return _case_summary(session, case) | {
+                "lat": case.lat,
+                "long": case.lon,
+                "component": (
+                    {"code": component.code, "owner_department": component.owner_department_code} if component else None
+                ),
                 "process": {"id": process.process_id, "version": process.version, "version_id": process.id},
                 "photos": [
                     {

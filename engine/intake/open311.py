@@ -196,6 +196,7 @@ class ServiceRequests:
         report = {
             "category": service_code,
             "grid": _text(form, "attribute[grid]"),
+            **({"lat": position[0], "long": position[1]} if position else {}),  # finds the grid when none is given
             "urgency": _text(form, "attribute[urgency]") or "normal",
             "address": address,
             "description": description or service_name,
@@ -291,6 +292,8 @@ class ServiceRequests:
                 Case.closed_at,
                 deadline,
                 AuditEvent.detail,
+                Case.lat,
+                Case.lon,
             )
             .join(Category, Category.code == Case.category_code)
             .outerjoin(Department, Department.code == Case.department_code)
@@ -321,8 +324,8 @@ def _public_case(row: Any) -> PublicCase:  # a Row of the query above, read by p
         expected_at=None if row[9] is not None else row[10],
         address_id=source.get("address_id"),
         zipcode=source.get("zipcode"),
-        lat=lat_long[0],
-        long=lat_long[1],
+        lat=row[12] if row[12] is not None else lat_long[0],  # the case's own position, else what was sent
+        long=row[13] if row[13] is not None else lat_long[1],
         media_url=source.get("media_url"),
     )
 
