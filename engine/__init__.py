@@ -36,6 +36,7 @@ from .errors import (
 )
 from .execution import DEFAULT_TIME_LIMIT, GridflowScriptEngine, WorkflowCache, WorkflowCodec
 from .geo import NEAREST_WITHIN_M, ComponentCensus, GridMap, ImportReport
+from .geo import csv_lines
 from .intake import OPEN311_FIELD_LENGTHS, OPEN311_STATUSES, Open311, PublicCase
 from .office import DEMO_PASSWORD, Directory, ReferenceData, load_demo_data
 from .storage import User, connect, session_factory, upgrade_schema
@@ -56,6 +57,7 @@ __all__ = [
     "MigrationRequest", "NotAuthenticated", "NotFound", "Open311", "Period", "PhotoStore", "Problem",
     "ProcessError", "PublicCase", "ReferenceData", "Settings", "SystemClock", "TimerScheduler", "Upload", "User",
     "draw_grids", "parse_working_hours", "tables",
+    "csv_lines",
 ]
 
 WORKFLOWS_DIR = Path(__file__).resolve().parent.parent / "workflows"

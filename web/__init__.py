@@ -72,7 +72,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["gridflow"] = gridflow
 
-    from . import admin, admin_reference, api, assessment, auth, cases, inbox, open311, pages, sampling
+    from . import admin, admin_map, admin_reference, api, assessment, auth, cases, inbox, open311, pages, sampling
 
     # Pages post forms with a session cookie: CSRF tokens on every form. The API authenticates
     # each call with a Bearer token and no cookie, so it has nothing to forge.
@@ -91,6 +91,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(open311.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_reference.bp)
+    app.register_blueprint(admin_map.bp)
     app.register_error_handler(HTTPException, api.http_error)
     app.before_request(pages.refuse_unstorable_text)
     app.after_request(_security_headers)
