@@ -86,7 +86,6 @@ def test_a_report_with_lat_and_long_only_gets_its_grid(gridflow: Gridflow) -> No
         assert (case.lon, case.lat) == pytest.approx((lon, lat))
 
 
-@pytest.mark.xfail(strict=True, reason="web/api/requests.py Report requires grid and drops lat, long, component")
 def test_post_api_cases_with_lat_and_long_only_gets_its_grid(api: Api, gridflow: Gridflow) -> None:
     lon, lat = centre(5, 2)
     body = {name: value for name, value in BODY.items() if name != "grid"} | {"lat": lat, "long": lon}
@@ -94,7 +93,6 @@ def test_post_api_cases_with_lat_and_long_only_gets_its_grid(api: Api, gridflow:
     assert api.case(created["id"])["grid"]["code"] == "05-02"
 
 
-@pytest.mark.xfail(strict=True, reason="web/api/requests.py Report drops lat and long before the engine sees them")
 def test_post_api_cases_with_a_disagreeing_grid_is_422_grid(api: Api, gridflow: Gridflow) -> None:
     lon, lat = centre(5, 2)
     refused = api.call("POST", "/api/cases", "operator", 422, json=BODY | {"grid": "03-02", "lat": lat, "long": lon})

@@ -120,7 +120,7 @@ class ComponentCensus:
                 raise Forbidden("only an administrator imports the component census")
             categories = set(session.scalars(select(Category.code).where(Category.family == "component")))
             departments = set(session.scalars(select(Department.code)))
-            existing = dict(session.execute(select(Component.code, Component.id)).tuples())
+            existing = {code: number for code, number in session.execute(select(Component.code, Component.id))}
             batch: list[dict[str, Any]] = []
             seen: set[str] = set()
             for line, row in rows:

@@ -30,7 +30,7 @@ from .requests import ROW_ID
 )
 def report_case() -> tuple[Response, int]:
     """上报: report a case"""
-    case_id = engine().runtime.report_case(g.user.id, body().model_dump())
+    case_id = engine().runtime.report_case(g.user.id, body().model_dump(exclude_none=True))
     case = engine().cases.case(case_id, g.user.id)
     return jsonify({"id": case["id"], "case_no": case["case_no"], "status": case["status"]}), 201
 
