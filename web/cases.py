@@ -1,6 +1,7 @@
 """上报 (report a problem), the case page, and the task page with the form its BPMN task defines."""
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -40,13 +41,45 @@ def report() -> ResponseReturnValue:
     if request.method == "POST":
         photos = [f.read() for f in request.files.getlist("photos") if f.filename]
         try:
-            case_id = gridflow.runtime.report_case(g.user.id, values, photos)
+            case_id = gridflow.runtime.report_case(g.user.id, _with_position(values), photos)
         except InvalidField as error:
             return _report_page(values, {error.field: error.reason}), 422
         flash(_("已上报"))
         return redirect(url_for("cases.case", case_id=case_id))
     default_channel = "collector" if "collector" in g.user.role_names else "hotline"
     return _report_page({"channel": default_channel, "urgency": "normal"}, {})
+
+
+def _with_position(values: dict[str, str]) -> dict[str, Any]:
+    """The map fills the hidden `lat` and `long` as text; the engine takes numbers (and finds the
+    grid from them, or refuses a point in no grid or in another grid than the one chosen)."""
+    report: dict[str, Any] = {k: v for k, v in values.items() if k not in ("lat", "long", "component")}
+    if values.get("component"):
+        report["component"] = values["component"]
+    for name in ("lat", "long"):
+        text = values.get(name, "").strip()
+        if not text:
+            continue
+        try:
+            number = float(text)
+        except ValueError:
+            raise InvalidField(name, _("须为经纬度数字")) from None
+        if not math.isfinite(number):
+            raise InvalidField(name, _("须为经纬度数字"))
+        report[name] = number
+    if ("lat" in report) != ("long" in report):
+        raise InvalidField("lat", _("请在地图上选点"))
+    return report
+
+
+def _zone_outlines() -> dict[str, Any]:
+    """The grids a reporter's map shows: a collector's own zone, everyone else the whole city."""
+    collection = engine().grids.export()
+    zone = g.user.zone_code if "collector" in g.user.role_names else None
+    if zone:
+        features = [f for f in collection["features"] if f["properties"].get("zone") == zone]
+        collection = collection | {"features": features}
+    return collection
 
 
 def _report_page(values: dict[str, str], errors: dict[str, str]) -> str:
@@ -63,7 +96,24 @@ def _report_page(values: dict[str, str], errors: dict[str, str]) -> str:
         channels=CHANNEL_NAMES,
         values=values,
         errors=errors,
+        outlines=_zone_outlines(),
+        component_categories=[c["code"] for c in gridflow.directory.categories() if c["family"] == "component"],
     )
+
+
+def case_place(found: dict[str, Any]) -> dict[str, Any] | None:
+    """What a case's small map draws: its point, its grid's outline and its component; None when
+    the case was reported with no position."""
+    if found.get("lat") is None or found.get("long") is None:
+        return None
+    grid = (found.get("grid") or {}).get("code")
+    features = [f for f in engine().grids.export()["features"] if f["properties"].get("code") == grid]
+    return {
+        "lat": found["lat"],
+        "long": found["long"],
+        "component": found.get("component"),
+        "outlines": {"type": "FeatureCollection", "features": features},
+    }
 
 
 @bp.get(f"/cases/<{ROW_ID}:case_id>")
@@ -72,7 +122,7 @@ def case(case_id: int) -> str:
     found = engine().cases.case(case_id, g.user.id)
     done = sorted({e["task"] for e in found["history"] if e["task"] and e["action"] in ("complete", "timer")})
     current = sorted({t["task"] for t in found["tasks"]})
-    return render_template("cases/case.html", case=found, done=done, current=current)
+    return render_template("cases/case.html", case=found, done=done, current=current, place=case_place(found))
 
 
 @bp.get(f"/cases/<{ROW_ID}:case_id>/diagram.bpmn")
@@ -119,6 +169,7 @@ def task(task_id: int) -> ResponseReturnValue:
         values=values,
         errors=errors,
         departments=gridflow.directory.departments(),
+        place=case_place(case_view),
     )
     return (page, 422) if errors else page
 
