@@ -56,8 +56,12 @@ def _open311_key(gridflow: Gridflow, name: str, username: str | None, revoke: bo
 def _import_components(gridflow: Gridflow, file: str, username: str) -> int:
     """A city's census of a million rows: CSV read line by line, progress every 5000 rows."""
 
+    printed = [0]
+
     def progress(rows: int) -> None:
-        print(f"已导入 {rows} 行 imported {rows} rows", flush=True)
+        if rows != printed[0]:  # the engine reports the last batch again at the end
+            printed[0] = rows
+            print(f"已导入 {rows} 行 imported {rows} rows", flush=True)
 
     try:
         admin = gridflow.reference.user(username)

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import expect
@@ -157,12 +156,6 @@ def test_only_administrators_reach_the_map_administration(app: Flask, gridflow: 
     assert app.test_client().get("/admin/map/grids").status_code == 302  # strangers log in first
 
 
-# engine/geo/components.py builds `existing` with dict(result.tuples()): under SQLAlchemy 2.1 a
-# Result has keys(), so dict() reads it as a mapping and fails (TypeError). The fix is one line in
-# the engine ({code: id for code, id in session.execute(...)}); until then the census imports fail.
-CENSUS_IMPORT_BROKEN = pytest.mark.xfail(raises=TypeError, strict=True, reason="engine: dict(Result.tuples())")
-
-
 CENSUS = (
     "code,category,owner,state,x,y\n"
     "JG-0001,BJ0101,ZJJ,normal,118.8200,35.1770\n"
@@ -173,7 +166,6 @@ CENSUS = (
 )
 
 
-@CENSUS_IMPORT_BROKEN
 def test_census_csv_import_names_refused_rows_by_line(app: Flask, gridflow: Gridflow) -> None:
     admin = logged_in(app, "admin")
     answer = upload(admin, "/admin/map/components", CENSUS.encode(), "census.csv")
@@ -187,7 +179,6 @@ def test_census_csv_import_names_refused_rows_by_line(app: Flask, gridflow: Grid
     assert wrong.status_code == 422 and 'id="error-file"' in wrong.get_data(as_text=True)
 
 
-@CENSUS_IMPORT_BROKEN
 def test_census_geojson_import(app: Flask, gridflow: Gridflow) -> None:
     points = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [118.82, 35.177]},
@@ -244,7 +235,6 @@ def test_the_map_pages_in_chromium_name_a_broken_feature_and_change_nothing(
     assert stored_outlines(gridflow) == before
 
 
-@pytest.mark.xfail(raises=AssertionError, strict=True, reason="engine: dict(Result.tuples())")
 def test_import_components_from_the_command_line_prints_progress(tmp_path: Path) -> None:
     assert run_app(tmp_path, "init", "--demo").returncode == 0
     rows = [f"CLI-{n:05d},BJ0101,ZJJ,normal,{118.81 + n * 1e-6:.6f},35.1770" for n in range(12_000)]
@@ -254,6 +244,7 @@ def test_import_components_from_the_command_line_prints_progress(tmp_path: Path)
     done = run_app(tmp_path, "import-components", str(census), "--admin", "admin")
     assert done.returncode == 0, done.stderr
     assert "imported 5000 rows" in done.stdout and "imported 10000 rows" in done.stdout
+    assert done.stdout.count("imported 11999 rows") == 1
     assert "refused line 11 CLI-X" in done.stdout
     assert "Imported 11999 components, refused 1 rows." in done.stdout
     nobody = run_app(tmp_path, "import-components", str(census), "--admin", "nobody")
