@@ -259,3 +259,11 @@ def _digest(page: str) -> str:
 def _uploaded_digest(app: Flask) -> str:
     [path] = (Path(app.instance_path) / "grid-outline-uploads").glob("*.geojson")
     return path.stem
+
+
+def test_the_map_administration_speaks_english(app: Flask) -> None:
+    admin = logged_in(app, "admin")
+    admin.get("/language/en")
+    page = admin.get("/admin/map/grids").get_data(as_text=True)
+    assert "Grid outlines" in page and "Export GeoJSON" in page and "Component census" in page
+    assert "网格边界" not in page
