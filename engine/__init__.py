@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import make_url
 
 from .assessment import ASSESSORS, FAILS_FLAGGED, PASS_MARK, SCORE_WEIGHTS, Assessment, GridSampling, Period, draw_grids
+from .cases import CaseMap, parse_bbox, parse_period  # 一张图
 from .cases import CaseMigration, CaseQueries, CaseRuntime, Inbox, MigrationRequest, PhotoStore, TimerScheduler
 from .deadlines import (
     DEFAULT_WORKING_HOURS,
@@ -58,6 +59,7 @@ __all__ = [
     "ProcessError", "PublicCase", "ReferenceData", "Settings", "SystemClock", "TimerScheduler", "Upload", "User",
     "draw_grids", "parse_working_hours", "tables",
     "csv_lines",
+    "CaseMap", "parse_bbox", "parse_period",
 ]
 
 WORKFLOWS_DIR = Path(__file__).resolve().parent.parent / "workflows"
@@ -97,6 +99,7 @@ class Gridflow:
         self.reference = ReferenceData(self.sessions, self.clock)  # 基础数据: the administrator's changes
         self.inbox = Inbox(self.sessions)
         self.cases = CaseQueries(self.sessions)
+        self.case_map = CaseMap(self.sessions, ZoneInfo(settings.timezone))  # 一张图: open cases on the map
         self.sampling = GridSampling(
             self.sessions, self.clock, self.photos, ZoneInfo(settings.timezone), settings.sampling_count
         )

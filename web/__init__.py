@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request, session
+from flask import Flask, Response, current_app, request, session
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import BadRequest, HTTPException
@@ -35,6 +35,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SAMPLING_COUNT=int(os.environ.get("GRIDFLOW_SAMPLING_COUNT", "11")),
         SCRIPT_TIME_LIMIT=float(os.environ.get("GRIDFLOW_SCRIPT_TIME_LIMIT", "1")),
         TRUSTED_PROXIES=int(os.environ.get("GRIDFLOW_TRUSTED_PROXIES", "0")),
+        MAP_TILES=os.environ.get("GRIDFLOW_MAP_TILES", ""),  # an XYZ URL template; none: a plain background
+        MAP_ATTRIBUTION=os.environ.get("GRIDFLOW_MAP_ATTRIBUTION", ""),
         JSON_AS_ASCII=False,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
@@ -91,6 +93,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(open311.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_reference.bp)
+    from . import map as map_pages  # 一张图
+
+    app.register_blueprint(map_pages.bp)
     app.register_blueprint(admin_map.bp)
     app.register_error_handler(HTTPException, api.http_error)
     app.before_request(pages.refuse_unstorable_text)
@@ -133,8 +138,20 @@ SECURITY_HEADERS = {
 
 def _security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
+        if name == "Content-Security-Policy" and current_app.config.get("MAP_TILES"):
+            value = value.replace("img-src 'self'", f"img-src 'self' {tile_source(current_app.config['MAP_TILES'])}")
         response.headers.setdefault(name, value)
     return response
+
+
+def tile_source(template: str) -> str:
+    """The CSP source of a tile server's XYZ template: its scheme and host, a {s} subdomain
+    label (天地图's t{s}.tianditu.gov.cn) widened to *."""
+    scheme, _, rest = template.partition("://")
+    host = rest.split("/", 1)[0]
+    if "{" in host:
+        host = "*." + host.split(".", 1)[1] if "." in host else "*"
+    return f"{scheme}://{host}"
 
 
 def _refused_field(error: InvalidField) -> Any:

@@ -4,6 +4,7 @@ to a newer process version, and the scheduler that fires due timers."""
 from __future__ import annotations
 
 from .inbox import Inbox, may_act
+from .map_queries import CaseMap, parse_bbox, parse_period
 from .migration import CaseMigration, MigrationRequest
 from .photos import PhotoStore
 from .queries import CaseQueries
@@ -11,6 +12,7 @@ from .runtime import CaseRuntime
 from .scheduler import TimerScheduler
 
 __all__ = [
+    "CaseMap",
     "CaseMigration",
     "CaseQueries",
     "CaseRuntime",
@@ -19,4 +21,6 @@ __all__ = [
     "PhotoStore",
     "TimerScheduler",
     "may_act",
+    "parse_bbox",
+    "parse_period",
 ]

@@ -63,6 +63,7 @@ class Case(Base):
         Index("ix_case_department", "department_code"),
         Index("ix_case_grid", "grid_code"),
         Index("ix_case_id_grid", "id", "grid_code"),  # a case's grid without reading its row (assessment)
+        Index("ix_case_position", "lat", "lon"),  # 一张图: the cases in a map's bounding box
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     case_no: Mapped[str] = mapped_column(String(32), unique=True)

@@ -4,7 +4,7 @@ that the OpenAPI document (document.py) is generated from; the routes are groupe
 serve (session.py, cases.py, definitions.py) on one blueprint (blueprint.py)."""
 from __future__ import annotations
 
-from . import cases, definitions, session  # noqa: F401  (each registers its routes on the blueprint)
+from . import cases, definitions, map, session  # noqa: F401  (each registers its routes on the blueprint)
 from .blueprint import bp, engine_error, http_error
 from .definitions import deploy_files, version_arg
 from .requests import ROW_ID

@@ -316,3 +316,75 @@ class CalendarDay(BaseModel):
     note: str
 
 
+
+
+# --- the map (一张图): GeoJSON --------------------------------------------------------------------
+
+class Coded(BaseModel):
+    code: str
+    name: str
+
+
+class GridProperties(BaseModel):
+    code: str
+    name: str
+    zone: str
+
+
+class GridFeature(BaseModel):
+    type: Literal["Feature"]
+    properties: GridProperties
+    geometry: dict[str, Any] | None = Field(description="a GeoJSON Polygon or MultiPolygon (WGS84); null: none yet")
+
+
+class GridCollection(BaseModel):
+    """the grids' outlines as a city GIS reads them"""
+
+    type: Literal["FeatureCollection"]
+    features: list[GridFeature]
+
+
+class PointGeometry(BaseModel):
+    type: Literal["Point"]
+    coordinates: list[float] = Field(description="[longitude, latitude], WGS84")
+
+
+class MapCaseProperties(BaseModel):
+    id: int
+    case_no: str
+    status: str
+    category: Coded | None
+    department: Coded | None
+    grid: str | None
+    urgency: str
+    deadline_state: Literal["normal", "warning", "overdue"] = Field(description="the worst of its open tasks")
+    due_at: datetime | None = Field(description="the nearest deadline of its open tasks")
+    reported_at: datetime
+
+
+class MapCase(BaseModel):
+    type: Literal["Feature"]
+    id: int
+    geometry: PointGeometry
+    properties: MapCaseProperties
+
+
+class MapCases(BaseModel):
+    """open cases in the box, oldest first; `total` all that match, this page from `offset`"""
+
+    type: Literal["FeatureCollection"]
+    features: list[MapCase]
+    total: int
+    limit: int
+    offset: int
+
+
+class NearComponent(BaseModel):
+    id: int
+    code: str
+    category: str
+    owner_department: str | None
+    state: str
+    lat: float
+    long: float
+    metres: float

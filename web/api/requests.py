@@ -198,3 +198,23 @@ api_spec = SpecTree(
     naming_strategy=lambda model: model.__name__,
     nested_naming_strategy=lambda _parent, child: child,
 )
+
+
+# --- the map (一张图) -----------------------------------------------------------------------------
+
+class MapCaseFilter(BaseModel):
+    bbox: str = Field(description="minLon,minLat,maxLon,maxLat (WGS84 degrees)", examples=["118.80,35.15,118.86,35.19"])
+    status: str = Text
+    category: str = Text
+    department: str = Text
+    urgency: str = Text
+    period: str = Field("", description="reported in: YYYY, YYYY-Qn, YYYY-MM or YYYY-MM-DD/YYYY-MM-DD")
+    limit: int = Field(1000, ge=1, le=5000)
+    offset: int = Field(0, ge=0, le=INTEGER_MAX)
+
+
+class NearPoint(BaseModel):
+    lat: float = Field(ge=-90, le=90)
+    long: float = Field(ge=-180, le=180)
+    category: str = Field("", description="a 部件 subtype; empty: every subtype")
+    within: float = Field(30, gt=0, le=1000, description="metres")
