@@ -267,3 +267,11 @@ def test_the_map_administration_speaks_english(app: Flask) -> None:
     page = admin.get("/admin/map/grids").get_data(as_text=True)
     assert "Grid outlines" in page and "Export GeoJSON" in page and "Component census" in page
     assert "网格边界" not in page
+
+
+def test_a_citizen_account_does_not_read_a_components_page(app: Flask, gridflow: Gridflow) -> None:
+    client = app.test_client()
+    token = csrf(client.get("/login").get_data(as_text=True))
+    answer = client.post("/login", data={"username": "open311", "password": "demo", "csrf_token": token})
+    assert answer.status_code == 302  # the outside client's account may log in, but not read the office's objects
+    assert client.get("/components/BJ0101-01011").status_code == 403
