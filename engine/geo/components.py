@@ -121,7 +121,8 @@ class ComponentCensus:
             categories = set(session.scalars(select(Category.code).where(Category.family == "component")))
             departments = set(session.scalars(select(Department.code)))
             existing = {code: number for code, number in session.execute(select(Component.code, Component.id))}
-            batch: list[dict[str, Any]] = []
+            added: list[dict[str, Any]] = []
+            changed: list[dict[str, Any]] = []  # rows of codes known before: one statement a batch too
             seen: set[str] = set()
             for line, row in rows:
                 reason = _refusal(row, categories, departments, seen)
@@ -135,22 +136,30 @@ class ComponentCensus:
                     "lon": float(row["x"]), "lat": float(row["y"]), "note": "",
                 }
                 if row["code"] in existing:
-                    session.execute(update(Component).where(Component.id == existing[row["code"]]).values(**values))
+                    changed.append(values | {"id": existing[row["code"]]})
                 else:
-                    batch.append(values)
+                    added.append(values)
                 report.imported += 1
-                if len(batch) >= BATCH:
-                    session.execute(insert(Component), batch)
-                    batch.clear()
+                if len(added) + len(changed) >= BATCH:
+                    _write(session, added, changed)
                     if progress:
                         progress(report.imported)
-            if batch:
-                session.execute(insert(Component), batch)
+            _write(session, added, changed)
             if progress:
                 progress(report.imported)
             detail = {"source": source, "imported": report.imported, "refused": report.refused_count}
             record(session, at=self._clock.now(), actor=actor.username, action="reference_components", detail=detail)
         return report
+
+
+def _write(session: Session, added: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
+    """A batch of new rows and of rows replacing known codes, each kind in one statement."""
+    if added:
+        session.execute(insert(Component), added)
+    if changed:
+        session.execute(update(Component), changed)  # by primary key, executemany
+    added.clear()
+    changed.clear()
 
 
 def nearest_component(session: Session, category: str, lon: float, lat: float, within_m: float) -> Component | None:

@@ -113,10 +113,9 @@ class GridMap:
     def _against_stored(session: Session, outlines: Sequence[GridOutline]) -> list[FeatureProblem]:
         """Problems only the database knows: an unknown zone, and a grid that open cases use
         disappearing from the map."""
-        number = {o.code: n for n, o in enumerate(outlines, start=1)}
         zones = set(session.scalars(select(Zone.code)))
         problems = [
-            FeatureProblem(number[o.code], o.code, f"unknown zone {o.zone!r}") for o in outlines if o.zone not in zones
+            FeatureProblem(o.feature, o.code, f"unknown zone {o.zone!r}") for o in outlines if o.zone not in zones
         ]
         kept = {o.code for o in outlines}
         in_use = {

@@ -22,6 +22,7 @@ class GridOutline:
     name: str
     zone: str
     outline: Polygon | MultiPolygon
+    feature: int = 0  # its position in the collection it was read from, from 1
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
@@ -110,7 +111,7 @@ def _read_feature(number: int, feature: Any) -> tuple[GridOutline | None, Featur
         return None, FeatureProblem(number, code, "coordinates must be WGS84 longitude, latitude")
     assert code is not None
     name, zone = str(properties["name"]).strip(), str(properties["zone"]).strip()
-    return GridOutline(code=code, name=name, zone=zone, outline=outline), None
+    return GridOutline(code=code, name=name, zone=zone, outline=outline, feature=number), None
 
 
 def _overlaps(outlines: list[GridOutline], first_of: dict[str, int]) -> list[FeatureProblem]:
