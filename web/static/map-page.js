@@ -70,29 +70,38 @@
       '<br><a class="open-case" href="' + link + '">' + escape(options.words.open) + "</a>";
   }
 
+  var PAGE = 5000;  // the most one answer holds: the next page follows until all are drawn
+
+  function marker(f) {
+    var p = f.properties;
+    var light = options.lights[p.deadline_state] || "green";
+    var shape = L.circleMarker([f.geometry.coordinates[1], f.geometry.coordinates[0]], {
+      radius: 8, color: "#fff", weight: 2, fillColor: colours[light], fillOpacity: 0.95,
+      className: "case-marker case-" + p.id + " light-" + light,
+      deadline: p.deadline_state,
+    });
+    shape.bindPopup(popup(p));
+    return shape;
+  }
+
   function loadCases() {
     var b = map.getBounds();
     var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(",");
     var ticket = ++requested;
-    return fetchJson(element.dataset.cases + "?" + params({ bbox: bbox, limit: 5000 })).then(function (collection) {
-      if (ticket !== requested) return;
-      problem.hidden = true;
-      markers.clearLayers();
-      var layers = collection.features.map(function (f) {
-        var p = f.properties;
-        var light = options.lights[p.deadline_state] || "green";
-        var marker = L.circleMarker([f.geometry.coordinates[1], f.geometry.coordinates[0]], {
-          radius: 8, color: "#fff", weight: 2, fillColor: colours[light], fillOpacity: 0.95,
-          className: "case-marker case-" + p.id + " light-" + light,
-          deadline: p.deadline_state,
-        });
-        marker.bindPopup(popup(p));
-        return marker;
+    var shown = 0;
+    function page(offset) {
+      return fetchJson(element.dataset.cases + "?" + params({ bbox: bbox, limit: PAGE, offset: offset })).then(function (collection) {
+        if (ticket !== requested) return;
+        problem.hidden = true;
+        if (offset === 0) markers.clearLayers();
+        markers.addLayers(collection.features.map(marker));
+        shown += collection.features.length;
+        counter.textContent = options.words.shown.replace("%(shown)s", shown).replace("%(total)s", collection.total);
+        if (collection.features.length === PAGE && shown < collection.total) return page(offset + PAGE);
+        element.dataset.loaded = String(shown);
       });
-      markers.addLayers(layers);
-      counter.textContent = options.words.shown.replace("%(shown)s", layers.length).replace("%(total)s", collection.total);
-      element.dataset.loaded = String(layers.length);
-    });
+    }
+    return page(0);
   }
 
   function shade(count, highest) {
