@@ -36,11 +36,14 @@ class Login(RequestBody):
 
 class Report(RequestBody):
     category: str
-    grid: str
+    grid: str | None = Field(None, description="the grid's code; found from lat and long when not given")
     description: str = Field(max_length=4000)
     address: str = Field(max_length=256)
     urgency: Urgency
     channel: Channel
+    lat: float | None = Field(None, ge=-90, le=90, description="WGS84 latitude of the problem, with long")
+    long: float | None = Field(None, ge=-180, le=180, description="WGS84 longitude of the problem, with lat")
+    component: str | None = Field(None, description="the code of the 部件 reported, as the census names it")
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -140,6 +143,11 @@ def _refusal(error: ValidationError, model: type[BaseModel]) -> InvalidField:
         return InvalidField(field, "required")
     if kind == "string_too_long":
         return InvalidField(field, f"must be at most {context['max_length']} characters")
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return InvalidField(field, "must be a number")
+    if kind in ("greater_than_equal", "less_than_equal") and isinstance(problem.get("input"), float):
+        bound = f"at least {context['ge']}" if kind == "greater_than_equal" else f"at most {context['le']}"
+        return InvalidField(field, f"must be {bound}")
     if kind in ("bool_type", "bool_parsing"):
         return InvalidField(field, "must be true or false")
     if kind in ("literal_error", "enum"):
