@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         WORKFLOW_CACHE_SIZE=int(os.environ.get("GRIDFLOW_WORKFLOW_CACHE_SIZE", "1000")),
         SAMPLING_COUNT=int(os.environ.get("GRIDFLOW_SAMPLING_COUNT", "11")),
         SCRIPT_TIME_LIMIT=float(os.environ.get("GRIDFLOW_SCRIPT_TIME_LIMIT", "1")),
+        NEAREST_COMPONENT_M=float(os.environ.get("GRIDFLOW_NEAREST_COMPONENT_M", "30")),
         TRUSTED_PROXIES=int(os.environ.get("GRIDFLOW_TRUSTED_PROXIES", "0")),
         MAP_TILES=os.environ.get("GRIDFLOW_MAP_TILES", ""),  # an XYZ URL template; none: a plain background
         MAP_ATTRIBUTION=os.environ.get("GRIDFLOW_MAP_ATTRIBUTION", ""),
@@ -69,6 +70,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             workflow_cache_size=app.config["WORKFLOW_CACHE_SIZE"],
             sampling_count=app.config["SAMPLING_COUNT"],
             script_time_limit=app.config["SCRIPT_TIME_LIMIT"],
+            nearest_component_m=app.config["NEAREST_COMPONENT_M"],
             clock=app.config.get("CLOCK") or SystemClock(),
         )
     )
