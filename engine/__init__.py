@@ -10,8 +10,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import make_url
 
 from .assessment import ASSESSORS, FAILS_FLAGGED, PASS_MARK, SCORE_WEIGHTS, Assessment, GridSampling, Period, draw_grids
-from .cases import CaseMap, parse_bbox, parse_period  # 一张图
-from .cases import CaseMigration, CaseQueries, CaseRuntime, Inbox, MigrationRequest, PhotoStore, TimerScheduler
+from .cases import (  # 一张图
+    CaseMap,
+    CaseMigration,
+    CaseQueries,
+    CaseRuntime,
+    Inbox,
+    MigrationRequest,
+    PhotoStore,
+    TimerScheduler,
+    parse_bbox,
+    parse_period,
+)
 from .deadlines import (
     DEFAULT_WORKING_HOURS,
     BusinessCalendar,
@@ -36,8 +46,7 @@ from .errors import (
     ProcessError,
 )
 from .execution import DEFAULT_TIME_LIMIT, GridflowScriptEngine, WorkflowCache, WorkflowCodec
-from .geo import NEAREST_WITHIN_M, ComponentCensus, GridMap, ImportReport
-from .geo import csv_lines
+from .geo import NEAREST_WITHIN_M, ComponentCensus, GridMap, ImportReport, csv_lines
 from .intake import OPEN311_FIELD_LENGTHS, OPEN311_STATUSES, Open311, PublicCase
 from .office import DEMO_PASSWORD, Directory, ReferenceData, load_demo_data
 from .storage import User, connect, session_factory, upgrade_schema

@@ -97,6 +97,9 @@ def test_the_box_the_filters_and_the_page_choose_the_markers(app: Flask, gridflo
         (f"bbox={TOWN}&urgency=soon", "urgency"),
         (f"bbox={TOWN}&period=last-week", "period"),
         (f"bbox={TOWN}&period=2026-13", "period"),
+        (f"bbox={TOWN}&period=2020-01-01/9999-12-31", "period"),  # past the last day a date has
+        (f"bbox={TOWN}&period=0001", "period"),  # year 1 in Beijing is before year 1 in UTC
+        (f"bbox={TOWN}&period=%D9%A1%D9%A2%D9%A3%D9%A4", "period"),  # Arabic-Indic digits
     ],
 )
 def test_a_bad_parameter_is_a_422_naming_it(app: Flask, query: str, field: str) -> None:
@@ -225,3 +228,10 @@ def test_a_marker_turns_red_once_the_deadline_passes_and_a_department_sees_only_
     expect(department.locator("#case-map")).to_have_attribute("data-loaded", "1")
     expect(department.locator(f"path.case-{theirs}")).to_have_count(1)
     expect(department.locator("path.case-marker")).to_have_count(1)
+
+
+def test_the_component_census_near_a_point_is_for_the_office(api: Api) -> None:
+    query = "/api/components/near?lat=35.17&long=118.83&within=500"
+    assert api.get(query, "operator")  # demo components lie within 500 m
+    answer = api.call("GET", query, "open311", expect=403)
+    assert "office" in answer["error"]

@@ -163,6 +163,7 @@ def _census_refused(message: str) -> tuple[str, int]:
 def component(code: str) -> str:
     gridflow = engine()
     found = gridflow.components.component(code)  # 404 for a code that does not exist
+    found["cases"] = gridflow.case_map.component_cases(g.user.id, found["id"])  # only those one may read
     categories = {c["code"]: c for c in gridflow.directory.categories()}
     departments = {d["code"]: d["name"] for d in gridflow.directory.departments()}
     category: dict[str, Any] = categories.get(found["category"], {})

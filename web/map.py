@@ -113,6 +113,7 @@ def counts() -> Response:
 def near() -> Response:
     """What the report page shows for a point: its grid, the nearest component of the category
     and the open cases within 50 m (a possible duplicate)."""
+    _reader()
     lat, lon = position(request.args)
     gridflow = engine()
     category = request.args.get("category") or None

@@ -40,6 +40,9 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return min_lon, min_lat, max_lon, max_lat
 
 
+YEARS = (1970, 9998)  # beyond these a period is a typing error, and year 1 overflows UTC
+
+
 def parse_period(text: str) -> tuple[date, date] | None:
     """[start, end) of a period: YYYY-MM (a month), YYYY-Qn (a quarter), YYYY (a year) or
     YYYY-MM-DD/YYYY-MM-DD (both days included); empty: no limit."""
@@ -47,22 +50,30 @@ def parse_period(text: str) -> tuple[date, date] | None:
     if not text:
         return None
     try:
-        if m := re.fullmatch(r"(\d{4})", text):
-            year = int(m[1])
+        if m := re.fullmatch(r"([0-9]{4})", text):
+            year = _year(m[1])
             return date(year, 1, 1), date(year + 1, 1, 1)
-        if m := re.fullmatch(r"(\d{4})-Q([1-4])", text):
-            year, quarter = int(m[1]), int(m[2])
+        if m := re.fullmatch(r"([0-9]{4})-Q([1-4])", text):
+            year, quarter = _year(m[1]), int(m[2])
             return date(year, 3 * quarter - 2, 1), _month_start(year, 3 * quarter + 1)
-        if m := re.fullmatch(r"(\d{4})-(\d{2})", text):
-            year, month = int(m[1]), int(m[2])
+        if m := re.fullmatch(r"([0-9]{4})-([0-9]{2})", text):
+            year, month = _year(m[1]), int(m[2])
             return date(year, month, 1), _month_start(year, month + 1)
-        if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})/(\d{4}-\d{2}-\d{2})", text):
+        if m := re.fullmatch(r"([0-9]{4}-[0-9]{2}-[0-9]{2})/([0-9]{4}-[0-9]{2}-[0-9]{2})", text):
             start, last = date.fromisoformat(m[1]), date.fromisoformat(m[2])
-            if start <= last:
+            if start <= last and YEARS[0] <= start.year and last.year <= YEARS[1]:
                 return start, last + timedelta(days=1)
+            raise ValueError(text)
     except ValueError:
         pass
     raise InvalidField("period", "must be YYYY, YYYY-Qn, YYYY-MM or YYYY-MM-DD/YYYY-MM-DD (first to last day)")
+
+
+def _year(digits: str) -> int:
+    year = int(digits)
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise ValueError(digits)
+    return year
 
 
 def _month_start(year: int, month: int) -> date:
@@ -178,6 +189,19 @@ class CaseMap:
                     query = query.where(Task.due_at >= start, Task.due_at < end)
             grids = {code: int(count) for code, count in session.execute(query)}
         return {"measure": measure, "period": period.strip(), "grids": grids}
+
+    def component_cases(self, reader_id: int, component_id: int) -> list[dict[str, Any]]:
+        """The cases about a component (its history) that the reader may read, newest first."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Case.id, Case.case_no, Case.status, Case.created_at, Case.closed_at)
+                .where(Case.component_id == component_id, readable_by(_reader(session, reader_id)))
+                .order_by(Case.id.desc())
+            ).all()
+        return [
+            {"id": i, "case_no": n, "status": s, "reported_at": r.isoformat(), "closed_at": c and c.isoformat()}
+            for i, n, s, r, c in rows
+        ]
 
     def near(self, reader_id: int, lon: float, lat: float, within_m: float = NEAR_CASES_M) -> list[dict[str, Any]]:
         """Open cases the reader may read within the distance of a point, nearest first."""

@@ -6,11 +6,11 @@ from __future__ import annotations
 from flask import Response, g, jsonify
 from spectree import Response as Answers
 
-from engine import parse_bbox
+from engine import Forbidden, parse_bbox
 
 from ..auth import engine
 from . import answers, requests
-from .blueprint import INVALID, UNAUTHENTICATED, bp, login_required, query, validate
+from .blueprint import FORBIDDEN, INVALID, UNAUTHENTICATED, bp, login_required, query, validate
 
 
 @bp.get("/grids.geojson")
@@ -52,10 +52,13 @@ def map_cases() -> Response:
     resp=Answers(
         HTTP_200=(list[answers.NearComponent], "components within the distance, nearest first (at most 200)"),
         HTTP_401=UNAUTHENTICATED,
+        HTTP_403=FORBIDDEN,
         HTTP_422=INVALID,
     ),
 )
 def components_near() -> Response:
-    """部件: the components near a point, of one subtype or all"""
+    """部件: the components near a point, of one subtype or all (the office's accounts)"""
+    if not g.user.role_names - {"citizen"}:
+        raise Forbidden("the component census is for the office's accounts")
     point = query()
     return jsonify(engine().components.near(point.long, point.lat, point.within, point.category or None))

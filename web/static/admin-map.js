@@ -21,7 +21,7 @@
     var position = data("component-position");
     var placed = GridflowMap.create(componentMap).setView([position.lat, position.long], 18);
     L.circleMarker([position.lat, position.long], { radius: 8, color: "#c0392b", fillOpacity: 0.6 })
-      .bindTooltip(position.code).addTo(placed);
+      .bindTooltip(GridflowMap.text(position.code)).addTo(placed);
     componentMap.dataset.ready = "true";
   }
 })();

@@ -10,7 +10,7 @@
   GridflowMap.outlines(map, place.outlines);
   var marker = L.marker([place.lat, place.long], { keyboard: false }).addTo(map);
   if (place.component) {
-    marker.bindTooltip(place.component.code + (place.component.owner_department ? " · " + place.component.owner_department : ""),
+    marker.bindTooltip(GridflowMap.text(place.component.code + (place.component.owner_department ? " · " + place.component.owner_department : "")),
       { permanent: true, direction: "top" });
   }
   if (!place.outlines.features.length) map.setView([place.lat, place.long], 17);

@@ -18,11 +18,18 @@
       style: Object.assign({ color: "#3b6ea5", weight: 1.5, fillOpacity: 0.04 }, style || {}),
       onEachFeature: function (feature, shape) {
         var p = feature.properties || {};
-        shape.bindTooltip(p.code + (p.name ? " " + p.name : ""), { sticky: true });
+        shape.bindTooltip(text(p.code + (p.name ? " " + p.name : "")), { sticky: true });
       },
     }).addTo(map);
     if (layer.getLayers().length) map.fitBounds(layer.getBounds(), { padding: [8, 8] });
     return layer;
   }
-  window.GridflowMap = { create: create, outlines: outlines };
+  // Leaflet writes a string tooltip or popup as HTML: names and codes come from imported files and
+  // forms, so they go in as text.
+  function text(words) {
+    var span = document.createElement("span");
+    span.textContent = words == null ? "" : String(words);
+    return span;
+  }
+  window.GridflowMap = { create: create, outlines: outlines, text: text };
 })();

@@ -118,12 +118,14 @@
       var code = shape.feature.properties.code;
       if (!measure) {
         shape.setStyle({ color: "#3b6ea5", weight: 1.5, fillColor: "#3b6ea5", fillOpacity: 0.04 });
-        shape.setTooltipContent(code + " " + (shape.feature.properties.name || ""));
+        shape.setTooltipContent(GridflowMap.text(code + " " + (shape.feature.properties.name || "")));
         return;
       }
       var count = counts[code] || 0;
       shape.setStyle({ color: "#555", weight: 1, fillColor: shade(count, highest), fillOpacity: 0.6 });
-      shape.setTooltipContent(code + " " + (shape.feature.properties.name || "") + ": " + options.words[measure] + " " + count);
+      shape.setTooltipContent(
+        GridflowMap.text(code + " " + (shape.feature.properties.name || "") + ": " + options.words[measure] + " " + count)
+      );
     });
   }
 
