@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from engine import ADMINISTRATOR, DeployRefused, Forbidden, InvalidField, csv_li
 
 from .auth import engine, login_required
 
+PREVIEW_KEPT_SECONDS = 24 * 3600
 bp = Blueprint("admin_map", __name__)
 
 OUTLINE_FILE_LIMIT = 20 * 1024 * 1024  # a city's 10,000 grids as GeoJSON are a few MB
@@ -72,6 +74,10 @@ def preview() -> ResponseReturnValue:
         return _grids_refused(_("文件不是 UTF-8 编码的文本"))
     digest = hashlib.sha256(content).hexdigest()
     _uploads().mkdir(parents=True, exist_ok=True)
+    # A preview nobody applied is kept a day, no longer: the folder never grows past a day's uploads.
+    for stale in _uploads().glob("*.geojson"):
+        if time.time() - stale.stat().st_mtime > PREVIEW_KEPT_SECONDS:
+            stale.unlink(missing_ok=True)
     (_uploads() / f"{digest}.geojson").write_text(text, encoding="utf-8")
     return _preview_page(text, digest)
 
