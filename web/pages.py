@@ -52,7 +52,7 @@ EVENT_NAMES = {
 }
 LIGHTS = {"normal": "green", "warning": "yellow", "overdue": "red"}
 
-# The engine names roles, urgencies and channels in Chinese (engine/roles.py, engine/runtime.py)
+# The engine names roles, urgencies and channels in Chinese (engine/vocabulary.py)
 # and knows nothing of languages: its words are marked here, and the pages show them through
 # translated(). tests/test_english_pages.py checks that each of them has an English translation.
 ENGINE_WORDS = (

@@ -8,7 +8,7 @@ In the order they are reported (the first is usually the cause of the rest):
    fields has a type, no table cell is a zero duration, and what the database stores of the
    diagram (ids, titles, statuses) fits its column;
 2. every user task is in a lane, and every lane names a role the engine knows (engine/roles.py);
-3. every name an expression reads is provided by something (engine/definition_data.py);
+3. every name an expression reads is provided by something (diagram_data.py);
 4. every script and the expressions giving sample data run on it within the time limit and the
    diagram rules;
 5. every timer expression evaluates, on sample data, to what its timer needs.

@@ -1,6 +1,6 @@
 """Process definitions: every deployed BPMN and DMN file version, and the executable processes
 parsed from them. Running cases stay on the ProcessVersion they started on (until an
-administrator migrates them, engine/case_migration.py); new cases take the newest. An upload
+administrator migrates them, engine/cases/migration.py); new cases take the newest. An upload
 that does not parse, or whose new or changed processes fail our checks, is refused whole, with
 every problem found, and nothing is stored."""
 from __future__ import annotations

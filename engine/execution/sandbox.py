@@ -1,5 +1,5 @@
 """A diagram's Python, restricted: what every script, condition, timer expression, DMN cell and
-form default runs in, at deploy (engine/definition_checks.py) and in cases (engine/runtime.py).
+form default runs in, at deploy (engine/definitions/checks.py) and in cases (engine/cases/runtime.py).
 
 Diagrams are uploaded by administrators, but an administrator's account is a door an attacker
 may come through, and the server runs their Python. So a diagram's Python gets:

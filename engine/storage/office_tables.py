@@ -131,7 +131,7 @@ class LoginFailure(Base):
 
 class SamplingDraw(Base):
     """One month's random draw of grids to inspect. The seed and the grid list drawn from are
-    kept so that anyone can re-do the draw (engine.sampling.draw_grids) and check it."""
+    kept so that anyone can re-do the draw (engine.draw_grids) and check it."""
 
     __tablename__ = "sampling_draw"
     __table_args__ = (UniqueConstraint("month", name="uq_sampling_draw_month"),)  # one draw a month
