@@ -2,62 +2,15 @@
 and what a column can hold. Every other package reads and writes through these names."""
 from __future__ import annotations
 
+from . import models
 from .audit import case_history, event_as_dict, record
 from .columns import column_fits, column_length, column_text
 from .db import MIGRATIONS, connect, session_factory, upgrade_schema
-from .models import (
-    AuditEvent,
-    Base,
-    CalendarDay,
-    Case,
-    CaseNumberCounter,
-    CasePhoto,
-    CaseWorkflow,
-    Category,
-    Component,
-    DefinitionFile,
-    Department,
-    Grid,
-    GridInspection,
-    GridInspectionPhoto,
-    LoginFailure,
-    Open311Client,
-    ProcessVersion,
-    ReferenceVersion,
-    SamplingDraw,
-    Task,
-    Timer,
-    User,
-    UserRole,
-    Zone,
-)
+from .models import *  # noqa: F403  (every table: models.__all__ lists them once)
 
 __all__ = [
-    "AuditEvent",
-    "Base",
-    "CalendarDay",
-    "Case",
-    "CaseNumberCounter",
-    "CasePhoto",
-    "CaseWorkflow",
-    "Category",
-    "Component",
-    "DefinitionFile",
-    "Department",
-    "Grid",
-    "GridInspection",
-    "GridInspectionPhoto",
-    "LoginFailure",
+    *models.__all__,
     "MIGRATIONS",
-    "Open311Client",
-    "ProcessVersion",
-    "ReferenceVersion",
-    "SamplingDraw",
-    "Task",
-    "Timer",
-    "User",
-    "UserRole",
-    "Zone",
     "case_history",
     "column_fits",
     "column_length",

@@ -149,18 +149,19 @@ def complete_task(task_id: int) -> Response:
     return jsonify(engine().cases.case(case_id, g.user.id))
 
 
+# A claim and a release answer alike: the task as the one who asked now sees it.
+TASK_HANDED = Answers(
+    HTTP_200=(answers.TaskForm, "the task"),
+    HTTP_401=UNAUTHENTICATED,
+    HTTP_403=FORBIDDEN,
+    HTTP_404=NOT_FOUND,
+    HTTP_409=CONFLICT,
+)
+
 
 @bp.post(f"/tasks/<{ROW_ID}:task_id>/claim")
 @login_required
-@validate(
-    resp=Answers(
-        HTTP_200=(answers.TaskForm, "the task"),
-        HTTP_401=UNAUTHENTICATED,
-        HTTP_403=FORBIDDEN,
-        HTTP_404=NOT_FOUND,
-        HTTP_409=CONFLICT,
-    )
-)
+@validate(resp=TASK_HANDED)
 def claim_task(task_id: int) -> Response:
     """签收: take a task the lane shares"""
     engine().runtime.claim_task(g.user.id, task_id)
@@ -169,15 +170,7 @@ def claim_task(task_id: int) -> Response:
 
 @bp.post(f"/tasks/<{ROW_ID}:task_id>/release")
 @login_required
-@validate(
-    resp=Answers(
-        HTTP_200=(answers.TaskForm, "the task"),
-        HTTP_401=UNAUTHENTICATED,
-        HTTP_403=FORBIDDEN,
-        HTTP_404=NOT_FOUND,
-        HTTP_409=CONFLICT,
-    )
-)
+@validate(resp=TASK_HANDED)
 def release_task(task_id: int) -> Response:
     """退回: give a claimed task back to the lane"""
     engine().runtime.release_task(g.user.id, task_id)
